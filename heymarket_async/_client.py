@@ -1,0 +1,294 @@
+"""``HeymarketClient``: lifecycle, and the path every request takes.
+
+request -> rate limiter -> token -> transport -> decipher_response, inside the retry loop;
+a 401 invalidates the token used and repeats once with a fresh one.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import os
+import time
+from collections.abc import Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Final, Self, final
+from urllib.parse import urlsplit
+
+from ._auth import ApiKeyCredentials, Clock, Credentials, SecretCredentials, TokenCache
+from ._config import (
+    DEFAULT_BASE_URL,
+    DEFAULT_RATE_LIMIT_PER_MINUTE,
+    DEFAULT_RETRY,
+    DEFAULT_TIMEOUTS,
+    DEFAULT_TOKEN_LIFETIME,
+    MAX_TOKEN_LIFETIME,
+    USE_CLIENT_DEFAULT,
+    RetryPolicy,
+    Timeouts,
+    UseClientDefault,
+)
+from ._protocol import ApiRequest, ApiResponse, decipher_response
+from ._ratelimit import SlidingWindowLimiter
+from ._retry import Reconcile, call_with_retries
+from ._transport import AiohttpTransport, user_agent
+from .errors import AuthenticationError, ClientClosedError, ConfigurationError, RateLimitError
+from .resources.inboxes import Inboxes
+from .resources.team import Teams
+
+if TYPE_CHECKING:
+    from ._transport import ClientSession
+
+logger = logging.getLogger("heymarket_async")
+
+_UNSET: Final = object()
+
+
+class ClientState(enum.Enum):
+    UNOPENED = "unopened"
+    OPENED = "opened"
+    CLOSED = "closed"
+
+
+def _credentials(secret_id: str | None, secret_key: str | None, api_key: str | None) -> Credentials:
+    if api_key is not None:
+        if secret_id is not None or secret_key is not None:
+            raise ConfigurationError("give either secret_id and secret_key, or api_key, not both")
+        return ApiKeyCredentials(api_key=api_key)
+    if secret_id is None or secret_key is None:
+        raise ConfigurationError(
+            "credentials missing: give secret_id and secret_key (API Secret), or api_key"
+        )
+    return SecretCredentials(secret_id=secret_id, secret_key=secret_key)
+
+
+def _check_base_url(base_url: str) -> str:
+    parts = urlsplit(base_url)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ConfigurationError(f"base_url must be an absolute http(s) URL, got {base_url!r}")
+    return base_url.rstrip("/")
+
+
+def _is_positive_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _timeouts(value: object, base: Timeouts = DEFAULT_TIMEOUTS) -> Timeouts:
+    if isinstance(value, Timeouts):
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ConfigurationError(f"timeout must be a Timeouts or a positive number, got {value!r}")
+    # A bare number bounds the whole request.
+    return Timeouts(connect=base.connect, read=base.read, total=float(value))
+
+
+@final
+class HeymarketClient:
+    """An async client for the Heymarket REST API.
+
+    Use it as ``async with HeymarketClient(...) as hm:`` and keep one for the life of your
+    application: it holds the connection pool, the token cache and the rate limiter.
+
+    Args:
+        secret_id: API Secret ID (with ``secret_key``); the client mints short-lived JWTs.
+        secret_key: API Secret Key. Never shown in reprs, logs or errors.
+        api_key: a legacy team API key, instead of the secret pair.
+        base_url: API root, default ``https://api.heymarket.com``.
+        timeout: a :class:`Timeouts`, or a number of seconds bounding each whole request.
+        retry: the :class:`RetryPolicy` (``RetryPolicy.disabled()`` turns retries off).
+        rate_limit_per_minute: client-side pacing (default 500, the API's limit); ``None``
+            turns pacing off.
+        token_lifetime: seconds a JWT is reused; must be under 300 (the server's expiry).
+        session: an ``aiohttp.ClientSession`` you own; the client never closes it.
+        clock: wall-clock seconds used for JWT ``iat`` and token age (for tests).
+
+    Raises:
+        ConfigurationError: an option is invalid.
+    """
+
+    def __init__(
+        self,
+        *,
+        secret_id: str | None = None,
+        secret_key: str | None = None,
+        api_key: str | None = None,
+        base_url: str = DEFAULT_BASE_URL,
+        timeout: Timeouts | float = DEFAULT_TIMEOUTS,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        rate_limit_per_minute: int | None = DEFAULT_RATE_LIMIT_PER_MINUTE,
+        token_lifetime: float = DEFAULT_TOKEN_LIFETIME,
+        session: ClientSession | None = None,
+        clock: Clock = time.time,
+    ) -> None:
+        credentials = _credentials(secret_id, secret_key, api_key)
+        if not 0 < token_lifetime < MAX_TOKEN_LIFETIME:
+            raise ConfigurationError(
+                f"token_lifetime must be between 0 and {MAX_TOKEN_LIFETIME:g} seconds "
+                f"(the API rejects a JWT 5 minutes after it was minted), got {token_lifetime!r}"
+            )
+        if rate_limit_per_minute is not None and not _is_positive_int(rate_limit_per_minute):
+            raise ConfigurationError(
+                f"rate_limit_per_minute must be a positive integer or None, "
+                f"got {rate_limit_per_minute!r}"
+            )
+        if not isinstance(retry, RetryPolicy):
+            raise ConfigurationError("retry must be a RetryPolicy")
+        self.base_url: Final = _check_base_url(base_url)
+        self.timeouts: Final = _timeouts(timeout)
+        self.retry_policy: Final = retry
+        self.rate_limit_per_minute: Final = rate_limit_per_minute
+        self._tokens = TokenCache(credentials, lifetime=token_lifetime, clock=clock)
+        self._limiter = (
+            SlidingWindowLimiter(rate_limit_per_minute) if rate_limit_per_minute else None
+        )
+        self._transport = AiohttpTransport(session=session, timeouts=self.timeouts)
+        self._static_headers: Final[Mapping[str, str]] = {
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+            "User-Agent": user_agent(),
+        }
+        self._state = ClientState.UNOPENED
+        self._auth_scheme = "api key" if isinstance(credentials, ApiKeyCredentials) else "jwt"
+
+        self.inboxes: Final = Inboxes(self)
+        self.team: Final = Teams(self)
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, **options: object
+    ) -> HeymarketClient:
+        """Build a client from ``HEYMARKET_SECRET_ID``/``HEYMARKET_SECRET_KEY`` or
+        ``HEYMARKET_API_KEY``, and ``HEYMARKET_BASE_URL``; ``options`` are passed through.
+
+        Raises:
+            ConfigurationError: neither credential set is in the environment.
+        """
+        env = os.environ if environ is None else environ
+        secret_id = env.get("HEYMARKET_SECRET_ID") or None
+        secret_key = env.get("HEYMARKET_SECRET_KEY") or None
+        api_key = env.get("HEYMARKET_API_KEY") or None
+        if secret_id or secret_key:
+            api_key = None
+        elif api_key is None:
+            raise ConfigurationError(
+                "no credentials in the environment: set HEYMARKET_SECRET_ID and "
+                "HEYMARKET_SECRET_KEY, or HEYMARKET_API_KEY"
+            )
+        base_url = env.get("HEYMARKET_BASE_URL") or DEFAULT_BASE_URL
+        kwargs: dict[str, object] = {"base_url": base_url, **options}
+        return cls(secret_id=secret_id, secret_key=secret_key, api_key=api_key, **kwargs)  # type: ignore[arg-type]
+
+    def __repr__(self) -> str:
+        return (
+            f"<HeymarketClient {self._state.value} base_url={self.base_url!r} "
+            f"auth={self._auth_scheme}>"
+        )
+
+    @property
+    def is_closed(self) -> bool:
+        """Whether ``aclose()`` has run."""
+        return self._state is ClientState.CLOSED
+
+    @property
+    def token_mint_count(self) -> int:
+        """How many JWTs this client has minted (for observability)."""
+        return self._tokens.mint_count
+
+    async def __aenter__(self) -> Self:
+        if self._state is ClientState.CLOSED:
+            raise ClientClosedError("this client was closed; create a new HeymarketClient")
+        self._state = ClientState.OPENED
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool (a session you passed in stays open). Idempotent."""
+        self._state = ClientState.CLOSED
+        await self._transport.aclose()
+
+    async def request(
+        self,
+        request: ApiRequest,
+        *,
+        timeout: Timeouts | float | UseClientDefault = USE_CLIENT_DEFAULT,
+        reconcile: Reconcile[ApiResponse] | None = None,
+    ) -> ApiResponse:
+        """Send one API request with auth, pacing and retries; the services use this.
+
+        Raises:
+            ClientClosedError: the client is closed.
+            APIError: the API answered with an error (after retries where allowed).
+            TransportError: no answer (after retries where allowed).
+        """
+        if self._state is ClientState.CLOSED:
+            raise ClientClosedError("this client was closed; create a new HeymarketClient")
+        self._state = ClientState.OPENED
+        timeouts = None if timeout is USE_CLIENT_DEFAULT else _timeouts(timeout, self.timeouts)
+        url = self.base_url + request.path
+        body = request.body_bytes()
+        description = f"{request.method} {request.path}"
+
+        async def attempt() -> ApiResponse:
+            return await self._send_authenticated(request, url, body, timeouts, description)
+
+        return await call_with_retries(
+            attempt,
+            policy=self.retry_policy,
+            replay_safe=request.replay_safe,
+            reconcile=reconcile,
+            description=description,
+        )
+
+    async def _send_authenticated(
+        self,
+        request: ApiRequest,
+        url: str,
+        body: bytes | None,
+        timeouts: Timeouts | None,
+        description: str,
+    ) -> ApiResponse:
+        refreshed = False
+        while True:
+            token = await self._tokens.get()
+            if self._limiter is not None:
+                await self._limiter.acquire()
+            started = time.perf_counter()
+            raw = await self._transport.send(
+                request.method,
+                url,
+                headers={**self._static_headers, "Authorization": token.authorization},
+                params=request.query,
+                body=body,
+                timeouts=timeouts,
+            )
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug(
+                    "%s -> %d in %.1f ms (request id %s)",
+                    description,
+                    raw.status,
+                    (time.perf_counter() - started) * 1000,
+                    raw.headers.get("X-Request-Id"),
+                )
+            try:
+                response = decipher_response(raw.status, raw.headers, raw.body)
+            except AuthenticationError:
+                # An expired or revoked JWT: mint a new one and try once more (§1.2).
+                if refreshed or not self._tokens.can_refresh:
+                    raise
+                self._tokens.invalidate(token)
+                refreshed = True
+                continue
+            except RateLimitError as exc:
+                if self._limiter is not None:
+                    self._limiter.on_rate_limited(exc.retry_after)
+                raise
+            if self._limiter is not None:
+                self._limiter.on_success()
+            return response

@@ -1,0 +1,67 @@
+"""The one private cattrs converter: JSON <-> attrs models.
+
+Incoming data is read leniently (unknown keys are ignored, timestamps with or without
+microseconds); outgoing bodies omit unset optional fields instead of sending ``null``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Final, TypeVar
+
+import cattrs
+from cattrs.preconf.json import make_converter
+
+from .errors import UnexpectedResponseError
+
+T = TypeVar("T")
+
+converter: Final = make_converter(omit_if_default=True, forbid_extra_keys=False)
+
+
+def parse_timestamp(value: object) -> datetime:
+    """An aware datetime from RFC 3339 text (``Z`` or offset, any fraction) or Unix seconds."""
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, UTC)
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isdigit():
+            return datetime.fromtimestamp(int(text), UTC)
+        parsed = datetime.fromisoformat(text)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    raise ValueError(f"not a timestamp: {value!r}")
+
+
+def format_timestamp(value: datetime) -> str:
+    """RFC 3339 text; a naive datetime is refused upstream, so this always has an offset."""
+    return value.isoformat()
+
+
+converter.register_structure_hook(datetime, lambda value, _type: parse_timestamp(value))
+converter.register_unstructure_hook(datetime, format_timestamp)
+
+
+def structure(data: Any, into: type[T], *, status: int, request_id: str | None) -> T:
+    """Read ``data`` into ``into``; a shape we cannot read becomes ``UnexpectedResponseError``."""
+    try:
+        return converter.structure(data, into)
+    except cattrs.BaseValidationError as exc:
+        details = "; ".join(cattrs.transform_error(exc))
+        raise UnexpectedResponseError(
+            f"could not read the answer as {into.__name__}: {details}",
+            status=status,
+            request_id=request_id,
+        ) from exc
+    except (TypeError, ValueError, AttributeError, KeyError) as exc:
+        raise UnexpectedResponseError(
+            f"could not read the answer as {into.__name__}: {exc}",
+            status=status,
+            request_id=request_id,
+        ) from exc
+
+
+def unstructure(value: object) -> Any:
+    """The JSON-ready form of a request model (unset optional fields omitted)."""
+    return converter.unstructure(value)

@@ -1,0 +1,229 @@
+"""The sans-I/O core: request values, path quoting, and what a response means.
+
+Nothing here touches the network or the event loop, so every rule is testable with literals.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import html
+import json
+import math
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Final, Literal
+from urllib.parse import quote
+
+import attrs
+
+from .errors import (
+    APIError,
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    RequestValidationError,
+    ServerError,
+    UnexpectedResponseError,
+)
+
+Method = Literal["GET", "POST", "PUT", "DELETE"]
+
+REQUEST_ID_HEADER: Final = "X-Request-Id"
+_KEPT_ERROR_HEADERS: Final = ("retry-after", "x-request-id", "content-type")
+_MAX_MESSAGE_CHARS: Final = 300
+_STATUS_ERRORS: Final[Mapping[int, type[APIError]]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+}
+
+
+def _replay_default(request: ApiRequest) -> bool:
+    # GET, PUT and DELETE repeat harmlessly; a POST only when the builder says so.
+    return request.method != "POST"
+
+
+@attrs.frozen(kw_only=True)
+class ApiRequest:
+    """One API call, fully decided before any I/O.
+
+    Attributes:
+        method: HTTP method.
+        path: path below the base URL, already quoted (build it with :func:`path`).
+        query: query parameters.
+        json: the JSON body (a GET may carry one: ``GET /v1/users/get``).
+        idempotency_key: the ``local_id`` this request carries, if any.
+        replay_safe: whether the request may be sent again after an ambiguous failure
+            (the body may have reached the server) without risking a duplicate effect.
+    """
+
+    method: Method
+    path: str
+    query: Mapping[str, str] | None = None
+    json: Any = None
+    idempotency_key: str | None = None
+    replay_safe: bool = attrs.field(default=attrs.Factory(_replay_default, takes_self=True))
+
+    def body_bytes(self) -> bytes | None:
+        """The JSON body as compact UTF-8 bytes, or ``None`` when there is no body."""
+        if self.json is None:
+            return None
+        return json.dumps(self.json, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+@attrs.frozen(kw_only=True)
+class ApiResponse:
+    """A successful answer: status, decoded JSON (any JSON type, or ``None``), request id."""
+
+    status: int
+    data: Any
+    request_id: str | None
+
+
+def path(template: str, *params: str | int) -> str:
+    """Fill ``{}`` placeholders in ``template`` with URL-quoted path parameters.
+
+    Raises:
+        RequestValidationError: a parameter is empty.
+    """
+    quoted = []
+    for param in params:
+        text = str(param)
+        if not text:
+            raise RequestValidationError("id", "a path parameter must not be empty")
+        quoted.append(quote(text, safe=""))
+    return template.format(*quoted)
+
+
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """Case-insensitive header lookup that works on plain dicts as well as multidicts."""
+    value = headers.get(name)
+    if value is not None:
+        return value
+    lowered = name.lower()
+    for key, val in headers.items():
+        if key.lower() == lowered:
+            return val
+    return None
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value (delta-seconds or an HTTP date).
+
+    Returns ``None`` when the value is absent or unreadable; never a negative number.
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        pass
+    else:
+        return None if math.isnan(seconds) else max(seconds, 0.0)
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    now = now or datetime.now(UTC)
+    return max((when - now).total_seconds(), 0.0)
+
+
+_TAG_RE: Final = re.compile(r"<(script|style)\b.*?</\1>|<[^>]+>", re.IGNORECASE | re.DOTALL)
+_SPACE_RE: Final = re.compile(r"\s+")
+
+
+def _text_excerpt(body: bytes) -> str:
+    text = body.decode("utf-8", errors="replace")
+    if "<" in text and ">" in text:  # an HTML error page from a proxy
+        text = html.unescape(_TAG_RE.sub(" ", text))
+    text = _SPACE_RE.sub(" ", text).strip()
+    if len(text) > _MAX_MESSAGE_CHARS:
+        text = text[: _MAX_MESSAGE_CHARS - 3] + "..."
+    return text
+
+
+def _first_str(data: Mapping[str, Any], *keys: str) -> str | None:
+    for key in keys:
+        value = data.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _read_error_body(body: bytes) -> tuple[str | None, str | None]:
+    """(code, message) from an error body of unknown shape; never raises."""
+    try:
+        data = json.loads(body) if body.strip() else None
+    except (ValueError, UnicodeDecodeError):
+        return None, _text_excerpt(body) or None
+    if isinstance(data, str):
+        return None, data or None
+    if not isinstance(data, dict):
+        return None, _text_excerpt(body) or None
+    nested = data.get("error")
+    if isinstance(nested, dict):  # {"error": {"code": ..., "message": ...}}
+        data = {**data, **nested}
+    code = _first_str(data, "error_code", "code")
+    message = _first_str(data, "message", "detail", "error_description")
+    error = data.get("error")
+    if isinstance(error, str) and error:
+        # "error" is a code when it looks like one (bad_data), else a message.
+        if code is None and re.fullmatch(r"[a-z0-9_.]+", error):
+            code = error
+        elif message is None:
+            message = error
+    if message is None and code is None:
+        message = _text_excerpt(body)
+    return code, message
+
+
+def decipher_response(status: int, headers: Mapping[str, str], body: bytes) -> ApiResponse:
+    """Decide what an HTTP answer means.
+
+    Returns:
+        the decoded JSON (object, array, bare string, or ``None`` for an empty body).
+
+    Raises:
+        APIError: a subclass chosen by status for any non-2xx answer.
+        UnexpectedResponseError: a 2xx answer that is not JSON.
+    """
+    request_id = header(headers, REQUEST_ID_HEADER)
+    if 200 <= status < 300:
+        if not body.strip():
+            return ApiResponse(status=status, data=None, request_id=request_id)
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise UnexpectedResponseError(
+                f"HTTP {status} answer is not JSON: {_text_excerpt(body)!r}",
+                status=status,
+                request_id=request_id,
+            ) from exc
+        return ApiResponse(status=status, data=data, request_id=request_id)
+
+    code, message = _read_error_body(body)
+    message = message or code or f"HTTP {status} with an empty body"
+    kept = {name: v for name in _KEPT_ERROR_HEADERS if (v := header(headers, name)) is not None}
+    common: dict[str, Any] = {
+        "status": status,
+        "code": code,
+        "message": message,
+        "request_id": request_id,
+        "headers": kept,
+    }
+    if status == 429:
+        raise RateLimitError(retry_after=parse_retry_after(kept.get("retry-after")), **common)
+    if status >= 500:
+        raise ServerError(**common)
+    raise _STATUS_ERRORS.get(status, APIError)(**common)

@@ -1,0 +1,202 @@
+"""Every exception the SDK raises.
+
+::
+
+    HeymarketError
+    ├── ConfigurationError        (also ValueError) bad client options, raised at construction
+    ├── ClientClosedError         (also RuntimeError) the client was used after it was closed
+    ├── RequestValidationError    (also ValueError) an invalid request, raised before the wire
+    ├── TransportError            no HTTP answer; ``possibly_sent`` says if the body may have
+    │   │                         reached the server
+    │   ├── NetworkError          connect failure, reset, server disconnect
+    │   └── TransportTimeoutError (also TimeoutError) connect or read timeout
+    ├── APIError                  the server answered with an error status
+    │   ├── BadRequestError       400 (the API's ``bad_data``)
+    │   ├── AuthenticationError   401
+    │   ├── PermissionDeniedError 403
+    │   ├── NotFoundError         404
+    │   ├── ConflictError         409
+    │   ├── RateLimitError        429, with ``retry_after`` in seconds when the server sent it
+    │   └── ServerError           5xx
+    ├── UnexpectedResponseError   a 2xx answer the SDK could not read
+    └── BulkSendError             the bulk machinery itself failed (never a per-recipient outcome)
+
+Errors carry evidence (status, code, message, request id) and never secrets: no request
+headers, tokens or request bodies appear in their text or repr.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+__all__ = [
+    "APIError",
+    "AuthenticationError",
+    "BadRequestError",
+    "BulkSendError",
+    "ClientClosedError",
+    "ConfigurationError",
+    "ConflictError",
+    "HeymarketError",
+    "NetworkError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RequestValidationError",
+    "ServerError",
+    "TransportError",
+    "TransportTimeoutError",
+    "UnexpectedResponseError",
+]
+
+
+class HeymarketError(Exception):
+    """Root of every exception raised by ``heymarket_async``."""
+
+
+class ConfigurationError(HeymarketError, ValueError):
+    """A client option is invalid (raised when the client is constructed)."""
+
+
+class ClientClosedError(HeymarketError, RuntimeError):
+    """The client was used after ``aclose()`` or after its ``async with`` block ended."""
+
+
+class RequestValidationError(HeymarketError, ValueError):
+    """A request is invalid; nothing was sent.
+
+    Attributes:
+        field: the request field at fault (``None`` when the rule spans several fields).
+        reason: what is wrong and, where possible, how to fix it.
+    """
+
+    def __init__(self, field: str | None, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{field}: {reason}" if field else reason)
+
+
+class TransportError(HeymarketError):
+    """No HTTP answer arrived.
+
+    Attributes:
+        possibly_sent: ``True`` when the request body may have reached the server (read
+            timeout, reset, disconnect), ``False`` when it certainly did not (connect failure).
+    """
+
+    def __init__(self, message: str, *, possibly_sent: bool) -> None:
+        self.possibly_sent = possibly_sent
+        super().__init__(message)
+
+
+class NetworkError(TransportError):
+    """The connection failed, was reset, or the server hung up."""
+
+
+class TransportTimeoutError(TransportError, TimeoutError):
+    """Connecting or reading the answer took longer than the configured timeout."""
+
+
+class APIError(HeymarketError):
+    """The API answered with an error status.
+
+    Attributes:
+        status: the HTTP status code.
+        code: the API's machine-readable error code (e.g. ``bad_data``), if it sent one.
+        message: the API's human message, or an excerpt of the body.
+        request_id: the ``X-Request-Id`` response header; quote it to Heymarket support.
+        headers: selected response headers (never request headers).
+    """
+
+    def __init__(
+        self,
+        *,
+        status: int,
+        message: str,
+        code: str | None = None,
+        request_id: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.status = status
+        self.code = code
+        self.message = message
+        self.request_id = request_id
+        self.headers: Mapping[str, str] = dict(headers or {})
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        code = f" {self.code}" if self.code else ""
+        rid = f" (request id {self.request_id})" if self.request_id else ""
+        return f"HTTP {self.status}{code}: {self.message}{rid}"
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(status={self.status!r}, code={self.code!r}, "
+            f"request_id={self.request_id!r}, message={self.message!r})"
+        )
+
+
+class BadRequestError(APIError):
+    """400: the API rejected a field (``bad_data``); retrying unchanged will not help."""
+
+
+class AuthenticationError(APIError):
+    """401: missing, invalid or expired credentials."""
+
+
+class PermissionDeniedError(APIError):
+    """403: the credentials are valid but may not perform this action."""
+
+
+class NotFoundError(APIError):
+    """404: the object does not exist."""
+
+
+class ConflictError(APIError):
+    """409: the request conflicts with the current state."""
+
+
+class RateLimitError(APIError):
+    """429: over the API's rate limit (500 requests per minute).
+
+    Attributes:
+        retry_after: seconds to wait, from the ``Retry-After`` header, or ``None``.
+    """
+
+    def __init__(
+        self,
+        *,
+        status: int = 429,
+        message: str,
+        code: str | None = None,
+        request_id: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(
+            status=status, message=message, code=code, request_id=request_id, headers=headers
+        )
+
+
+class ServerError(APIError):
+    """5xx: a Heymarket-side (or proxy) failure; the request may or may not have taken effect."""
+
+
+class UnexpectedResponseError(HeymarketError):
+    """A 2xx answer whose body the SDK could not read into the expected shape.
+
+    Attributes:
+        status: the HTTP status code.
+        request_id: the ``X-Request-Id`` response header.
+    """
+
+    def __init__(self, message: str, *, status: int, request_id: str | None) -> None:
+        self.status = status
+        self.request_id = request_id
+        rid = f" (request id {request_id})" if request_id else ""
+        super().__init__(f"{message}{rid}")
+
+
+class BulkSendError(HeymarketError):
+    """The bulk machinery itself failed (for example, the journal is unusable)."""

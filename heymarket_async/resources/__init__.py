@@ -1,0 +1,1 @@
+"""One module per API resource: models, pure request builders, and a thin service."""
