@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
@@ -20,6 +21,8 @@ class CompatClientResponse(aiohttp.ClientResponse):
     requires; this subclass supplies a default."""
 
     def __init__(self, *args: Any, stream_writer: Any = None, **kwargs: Any) -> None:
+        if stream_writer is None:
+            stream_writer = SimpleNamespace(output_size=0, buffer_size=0)
         super().__init__(*args, stream_writer=stream_writer, **kwargs)
 
 
