@@ -11,17 +11,16 @@ from ._config import (
     Timeouts,
 )
 from ._protocol import ApiRequest, ApiResponse
-from ._version import version
+from ._version import version as _version
 from .resources._base import ResponseList
 from .resources.inboxes import Inbox
 from .resources.team import Team, TeamMember
 
 __all__ = [
-    "DEFAULT_RETRY",
-    "DEFAULT_TIMEOUTS",
-    "USE_CLIENT_DEFAULT",
     "ApiRequest",
     "ApiResponse",
+    "DEFAULT_RETRY",
+    "DEFAULT_TIMEOUTS",
     "HeymarketClient",
     "Inbox",
     "ResponseList",
@@ -29,10 +28,11 @@ __all__ = [
     "Team",
     "TeamMember",
     "Timeouts",
+    "USE_CLIENT_DEFAULT",
 ]
 
 
 def __getattr__(name: str) -> str:
     if name == "__version__":
-        return version()
+        return _version()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -34,6 +34,10 @@ logger = logging.getLogger("heymarket_async")
 _waits_enabled = True
 
 
+async def _sleep(seconds: float) -> None:
+    await asyncio.sleep(seconds)
+
+
 @contextlib.contextmanager
 def retry_waits_disabled() -> Iterator[None]:
     """Within this block every retry backoff is zero (for tests)."""
@@ -114,7 +118,7 @@ async def call_with_retries(
         retry=retry_if_exception(should_retry),
         before_sleep=log_retry,
         reraise=True,
-        sleep=asyncio.sleep,
+        sleep=_sleep,  # read at each call, so tests can replace it
     )
     must_reconcile = False
     async for try_ in retrying:
