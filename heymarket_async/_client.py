@@ -33,7 +33,11 @@ from ._ratelimit import SlidingWindowLimiter
 from ._retry import Reconcile, call_with_retries
 from ._transport import AiohttpTransport, user_agent
 from .errors import AuthenticationError, ClientClosedError, ConfigurationError, RateLimitError
+from .resources.email import Emails
 from .resources.inboxes import Inboxes
+from .resources.lists import Lists
+from .resources.messages import Messages
+from .resources.schedules import Schedules
 from .resources.team import Teams
 
 if TYPE_CHECKING:
@@ -152,6 +156,10 @@ class HeymarketClient:
 
         self.inboxes: Final = Inboxes(self)
         self.team: Final = Teams(self)
+        self.messages: Final = Messages(self)
+        self.email: Final = Emails(self)
+        self.lists: Final = Lists(self)
+        self.schedules: Final = Schedules(self)
 
     @classmethod
     def from_env(

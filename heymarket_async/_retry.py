@@ -24,7 +24,7 @@ from tenacity import (
 )
 
 from ._config import RetryPolicy
-from .errors import RateLimitError, ServerError, TransportError
+from .errors import RateLimitError, ReconciliationError, ServerError, TransportError
 
 T = TypeVar("T")
 Reconcile = Callable[[], Awaitable[T | None]]
@@ -36,6 +36,11 @@ _waits_enabled = True
 
 async def _sleep(seconds: float) -> None:
     await asyncio.sleep(seconds)
+
+
+async def pause(seconds: float) -> None:
+    """Sleep between higher-level retries (zero inside :func:`retry_waits_disabled`)."""
+    await _sleep(seconds if _waits_enabled else 0.0)
 
 
 @contextlib.contextmanager
@@ -51,7 +56,7 @@ def retry_waits_disabled() -> Iterator[None]:
 
 def is_ambiguous(exc: BaseException) -> bool:
     """Whether the failed request may nevertheless have taken effect on the server."""
-    if isinstance(exc, ServerError):
+    if isinstance(exc, ServerError | ReconciliationError):
         return True
     return isinstance(exc, TransportError) and exc.possibly_sent
 

@@ -19,6 +19,8 @@
     │   ├── RateLimitError        429, with ``retry_after`` in seconds when the server sent it
     │   └── ServerError           5xx
     ├── UnexpectedResponseError   a 2xx answer the SDK could not read
+    ├── ReconciliationError       after an ambiguous failure, history could not tell whether
+    │                             the send happened (it may have; it was not resent)
     └── BulkSendError             the bulk machinery itself failed (never a per-recipient outcome)
 
 Errors carry evidence (status, code, message, request id) and never secrets: no request
@@ -42,6 +44,7 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "ReconciliationError",
     "RequestValidationError",
     "ServerError",
     "TransportError",
@@ -196,6 +199,14 @@ class UnexpectedResponseError(HeymarketError):
         self.request_id = request_id
         rid = f" (request id {request_id})" if request_id else ""
         super().__init__(f"{message}{rid}")
+
+
+class ReconciliationError(HeymarketError):
+    """After an ambiguous failure, history could not show whether the send happened.
+
+    The send may or may not have reached the recipient; it was not sent again. Look its
+    ``local_id`` up later, or resend with the same ``local_id`` once you are sure.
+    """
 
 
 class BulkSendError(HeymarketError):

@@ -1,0 +1,314 @@
+"""Validators for request models, and lenient reading for response models.
+
+Each validator has the attrs signature ``(instance, attribute, value)`` and raises
+:class:`~heymarket_async.errors.RequestValidationError` naming the field, so an invalid
+request model cannot be constructed (style rule 7). ``normalize_phone`` is the public helper
+that turns what people type into the API's phone format. ``read_leniently`` registers the
+structure hook that lets response models read ``null`` like an absent key.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+import attrs
+from cattrs.gen import make_dict_structure_fn
+
+from ._converter import converter, parse_timestamp
+from .errors import RequestValidationError
+
+__all__ = [
+    "EMAIL_RE",
+    "LOCAL_ID_RE",
+    "PHONE_RE",
+    "aware_datetime",
+    "boolean",
+    "check_phone",
+    "check_positive_int",
+    "email_address",
+    "http_url",
+    "int_tuple",
+    "local_id",
+    "GENERATED_LOCAL_ID_PREFIX",
+    "is_generated_local_id",
+    "new_local_id",
+    "non_empty_text",
+    "normalize_phone",
+    "optional_int_tuple",
+    "phone",
+    "phone_tuple",
+    "positive_int",
+    "positive_int_tuple",
+    "read_leniently",
+    "str_tuple",
+]
+
+# §1.1: E.164 digits without the leading "+": a country code (no leading 0) and up to
+# 15 digits in all. The lower bound of 8 digits keeps short codes and typos out.
+PHONE_RE: Final = re.compile(r"[1-9][0-9]{7,14}")
+# §4 documents no length or charset for local_id; this SDK keeps it to a conservative,
+# URL- and log-safe alphabet (a uuid4 hex, "april-2026:15105553344" and the like).
+LOCAL_ID_RE: Final = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+# A pragmatic address check (local part, "@", a dotted domain of DNS labels), not RFC 5322.
+EMAIL_RE: Final = re.compile(
+    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+    r"[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+)
+_COUNTRY_CODE_RE: Final = re.compile(r"[1-9][0-9]{0,2}")
+_PHONE_PUNCTUATION_RE: Final = re.compile(r"[\s\-.()/]+")
+_NANP_NATIONAL_DIGITS: Final = 10
+
+
+def _fail(attribute: attrs.Attribute[Any], reason: str) -> RequestValidationError:
+    return RequestValidationError(attribute.name, reason)
+
+
+GENERATED_LOCAL_ID_PREFIX: Final = "hm-"
+
+
+def new_local_id() -> str:
+    """A fresh ``local_id`` (``hm-`` + uuid4 hex), made once per logical request (§4).
+
+    The prefix lets the bulk sender tell a generated id (new in every run) from one the
+    caller keeps, which a resumable job needs.
+    """
+    return GENERATED_LOCAL_ID_PREFIX + uuid.uuid4().hex
+
+
+def is_generated_local_id(value: str) -> bool:
+    """Whether ``value`` came from :func:`new_local_id` (and so differs in every run)."""
+    return value.startswith(GENERATED_LOCAL_ID_PREFIX) and len(value) == 35
+
+
+def normalize_phone(text: str, *, default_country: str = "1") -> str:
+    """Turn a phone number as people write it into the API's format (E.164 digits, no ``+``).
+
+    Spaces, hyphens, dots, slashes and parentheses are dropped. A number starting with
+    ``+`` or ``00`` (``011`` in North America) is international and kept as dialled. Any
+    other number is national to ``default_country``: for ``"1"`` (North America) ten digits
+    get a ``1`` in front and eleven digits must already start with ``1``; for other
+    countries one leading trunk ``0`` is dropped and the country code is put in front (so
+    write a foreign number with ``+``).
+
+    >>> normalize_phone("+1 (510) 555-3344")
+    '15105553344'
+    >>> normalize_phone("510-555-3344")
+    '15105553344'
+    >>> normalize_phone("07700 900123", default_country="44")
+    '447700900123'
+
+    Args:
+        text: the number as entered.
+        default_country: the country calling code (digits only) for national numbers.
+
+    Returns:
+        The number as E.164 digits without ``+``, e.g. ``"15105553344"``.
+
+    Raises:
+        RequestValidationError: ``text`` is not a recognisable phone number (field
+            ``phone_number``), or ``default_country`` is not a calling code.
+    """
+    if not _is_country_code(default_country):
+        raise RequestValidationError(
+            "default_country",
+            f"must be a country calling code such as '1' or '44', got {default_country!r}",
+        )
+    _check_str("phone_number", text)
+    compact = _PHONE_PUNCTUATION_RE.sub("", text)
+    if compact.startswith("+"):
+        digits = compact[1:]
+    elif default_country == "1" and compact.startswith("011"):
+        digits = compact[3:]  # the North American international call prefix
+    elif compact.startswith("00"):
+        digits = compact[2:]
+    elif not compact.isascii() or not compact.isdigit():
+        digits = compact  # rejected below
+    elif default_country == "1":
+        if len(compact) == _NANP_NATIONAL_DIGITS:
+            digits = "1" + compact
+        elif len(compact) == _NANP_NATIONAL_DIGITS + 1 and compact.startswith("1"):
+            digits = compact
+        else:
+            digits = ""  # rejected below
+    else:
+        digits = default_country + compact.removeprefix("0")
+    valid = digits.isascii() and PHONE_RE.fullmatch(digits) is not None
+    # North American numbers are 1 + ten digits, and no area code starts with 0 or 1.
+    if valid and digits.startswith("1"):
+        valid = len(digits) == _NANP_NATIONAL_DIGITS + 1 and digits[1] not in "01"
+    if not valid:
+        raise RequestValidationError(
+            "phone_number",
+            f"{text!r} is not a phone number this SDK can read; write it as E.164 digits "
+            f"(e.g. '15105553344') or with a '+' and country code",
+        )
+    return digits
+
+
+def _is_country_code(value: object) -> bool:
+    return isinstance(value, str) and _COUNTRY_CODE_RE.fullmatch(value) is not None
+
+
+def _check_str(name: str, value: object) -> None:
+    if not isinstance(value, str):
+        raise RequestValidationError(name, f"must be a string, got {type(value).__name__}")
+
+
+def check_positive_int(name: str, value: object) -> None:
+    """Raise unless ``value`` is an ``int`` above zero (``bool`` is refused)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise RequestValidationError(name, f"must be a positive integer, got {value!r}")
+
+
+def check_phone(name: str, value: object) -> None:
+    """Raise unless ``value`` is E.164 digits without ``+`` (the API's phone format, §1.1)."""
+    _check_str(name, value)
+    assert isinstance(value, str)
+    if not (value.isascii() and PHONE_RE.fullmatch(value)):
+        raise RequestValidationError(
+            name,
+            f"{value!r} is not E.164 digits without '+' (e.g. '15105553344'); "
+            f"convert it with heymarket_async.normalize_phone()",
+        )
+
+
+def phone(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    """attrs validator: one phone number in the API's format."""
+    check_phone(attribute.name, value)
+
+
+def phone_tuple(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    """attrs validator: a tuple of phone numbers in the API's format."""
+    for index, item in enumerate(_as_tuple(attribute, value)):
+        check_phone(f"{attribute.name}[{index}]", item)
+
+
+def positive_int(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    """attrs validator: an id, i.e. an ``int`` above zero (``bool`` is refused)."""
+    check_positive_int(attribute.name, value)
+
+
+def positive_int_tuple(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    """attrs validator: a tuple of positive integer ids."""
+    for index, item in enumerate(_as_tuple(attribute, value)):
+        check_positive_int(f"{attribute.name}[{index}]", item)
+
+
+def non_empty_text(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    """attrs validator: a string with at least one non-space character."""
+    if not isinstance(value, str):
+        raise _fail(attribute, f"must be a string, got {type(value).__name__}")
+    if not value.strip():
+        raise _fail(attribute, "must not be empty")
+
+
+def local_id(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    """attrs validator: 1-128 characters of ``A-Z a-z 0-9 . _ : -``."""
+    if not isinstance(value, str) or not (value.isascii() and LOCAL_ID_RE.fullmatch(value)):
+        raise _fail(
+            attribute,
+            f"must be 1-128 characters of letters, digits, '.', '_', ':' or '-', got {value!r}",
+        )
+
+
+def http_url(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    """attrs validator: an absolute ``http``/``https`` URL without spaces."""
+    if not isinstance(value, str):
+        raise _fail(attribute, f"must be a URL string, got {type(value).__name__}")
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.netloc or any(c.isspace() for c in value):
+        raise _fail(
+            attribute, f"must be an absolute, publicly reachable http(s) URL, got {value!r}"
+        )
+
+
+def boolean(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    """attrs validator: exactly ``True`` or ``False``."""
+    if not isinstance(value, bool):
+        raise _fail(attribute, f"must be True or False, got {value!r}")
+
+
+def email_address(name: str, value: str) -> None:
+    """Raise unless ``value`` looks like one email address."""
+    if not (value.isascii() and EMAIL_RE.fullmatch(value)):
+        raise RequestValidationError(name, f"{value!r} is not a valid email address")
+
+
+def aware_datetime(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    """attrs validator: a timezone-aware ``datetime`` (a naive one is ambiguous)."""
+    if not isinstance(value, datetime):
+        raise _fail(attribute, f"must be a datetime, got {type(value).__name__}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise _fail(attribute, "must be timezone-aware, e.g. datetime(..., tzinfo=UTC)")
+
+
+def _as_tuple(attribute: attrs.Attribute[Any], value: object) -> tuple[object, ...]:
+    if not isinstance(value, tuple):
+        raise _fail(attribute, f"must be a list, not a single {type(value).__name__}")
+    return value
+
+
+# Converters: lists and other iterables become tuples (models are immutable). A bare string
+# is left as it is, so the validator can reject it instead of splitting it into characters.
+
+
+def str_tuple(value: Iterable[str]) -> tuple[str, ...]:
+    """attrs converter: any iterable of strings to a tuple."""
+    if isinstance(value, str | bytes):
+        return value  # type: ignore[return-value]
+    return tuple(value)
+
+
+def int_tuple(value: Iterable[int]) -> tuple[int, ...]:
+    """attrs converter: any iterable of ids to a tuple."""
+    if isinstance(value, str | bytes | int):
+        return value  # type: ignore[return-value]
+    return tuple(value)
+
+
+def optional_int_tuple(value: Iterable[int] | None) -> tuple[int, ...] | None:
+    """attrs converter: ``None`` stays ``None`` (unset), an iterable becomes a tuple."""
+    return None if value is None else int_tuple(value)
+
+
+# Response leniency: new or missing server fields must never break users (style rule 8).
+
+
+def _optional_timestamp(value: object, _type: object) -> datetime | None:
+    # An empty string is how some backends say "no time" (e.g. an unset snooze_till).
+    if value is None or value == "":
+        return None
+    return parse_timestamp(value)
+
+
+converter.register_structure_hook(datetime | None, _optional_timestamp)
+
+
+def read_leniently(
+    cls: type[Any], *, prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+) -> None:
+    """Read ``cls`` with ``null`` values treated as absent keys, so defaults apply.
+
+    Register nested models before the models that contain them: the hook for ``cls`` is
+    generated now, with the hooks its fields have at this moment.
+
+    Args:
+        cls: an attrs response model.
+        prepare: reshapes the object first (e.g. fills a field from an alternative key).
+    """
+    base = make_dict_structure_fn(cls, converter)
+
+    def structure(data: object, _type: object) -> Any:
+        if isinstance(data, Mapping):
+            data = {key: value for key, value in data.items() if value is not None}
+            if prepare is not None:
+                data = prepare(data)
+        return base(data, cls)  # type: ignore[arg-type]
+
+    converter.register_structure_hook(cls, structure)
