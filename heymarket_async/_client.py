@@ -265,17 +265,23 @@ class HeymarketClient:
         refreshed = False
         while True:
             token = await self._tokens.get()
-            if self._limiter is not None:
-                await self._limiter.acquire()
+            headers = {**self._static_headers, "Authorization": token.authorization}
+            limiter = self._limiter
             started = time.perf_counter()
-            raw = await self._transport.send(
-                request.method,
-                url,
-                headers={**self._static_headers, "Authorization": token.authorization},
-                params=request.query,
-                body=body,
-                timeouts=timeouts,
-            )
+            if limiter is not None:
+                await limiter.acquire()
+            try:
+                raw = await self._transport.send(
+                    request.method,
+                    url,
+                    headers=headers,
+                    params=request.query,
+                    body=body,
+                    timeouts=timeouts,
+                )
+            finally:
+                if limiter is not None:
+                    limiter.release()
             if logger.isEnabledFor(logging.DEBUG):
                 logger.debug(
                     "%s -> %d in %.1f ms (request id %s)",

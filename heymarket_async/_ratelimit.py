@@ -2,6 +2,8 @@
 
 A sliding window, not a token bucket: a bucket of 500 refilling at 500/min admits close to
 1,000 requests in some 60-second span, which is exactly when the server answers 429.
+The window counts requests by when they finished, so network delay cannot move two of them
+closer together on the server's clock than they were on ours.
 """
 
 from __future__ import annotations
@@ -16,19 +18,22 @@ from typing import Final
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
-# Pad the window so that start-time jitter between client and server cannot squeeze one
-# request too many into the server's minute.
-WINDOW_PADDING_S: Final = 1.0
+# Pad the window (1 s per minute) so that start-time jitter between client and server
+# cannot squeeze one request too many into the server's window.
+WINDOW_PADDING_RATIO: Final = 1 / 60
 _DECREASE_FACTOR: Final = 0.7
 _MIN_LIMIT: Final = 1.0
 
 
 class SlidingWindowLimiter:
-    """Admits at most ``limit`` acquisitions in any ``period``-second window.
+    """Keeps at most ``limit`` requests in any ``period``-second window, as the server sees it.
 
-    Shared by every task of a client; waiters sleep until the oldest admission leaves the
-    window (no polling) and are served first come, first served. On a 429 the effective
-    limit drops multiplicatively and climbs back one admission at a time (AIMD).
+    A request occupies the window from the moment it is admitted until ``window`` seconds
+    after it finished (:meth:`release`): the server saw it somewhere in between, so however
+    long the network took, no window the server measures can hold more than ``limit``.
+    Shared by every task of a client; waiters sleep until a slot frees (no polling) and are
+    served first come, first served. On a 429 the effective limit drops multiplicatively and
+    climbs back a little with each success (AIMD).
     """
 
     def __init__(
@@ -36,17 +41,19 @@ class SlidingWindowLimiter:
         limit: int,
         *,
         period: float = 60.0,
-        padding: float = WINDOW_PADDING_S,
+        padding: float | None = None,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         if limit < 1:
             raise ValueError("limit must be at least 1")
         self.limit = limit
-        self.window = period + padding
+        self.window = period + (period * WINDOW_PADDING_RATIO if padding is None else padding)
         self._clock = clock
         self._sleep = sleep
-        self._admitted: collections.deque[float] = collections.deque()
+        self._finished: collections.deque[float] = collections.deque()
+        self._in_flight = 0
+        self._released = asyncio.Event()
         self._effective = float(limit)
         self._paused_until = 0.0
         self._lock = asyncio.Lock()
@@ -57,21 +64,34 @@ class SlidingWindowLimiter:
         """The limit in force now (below ``limit`` for a while after a 429)."""
         return max(int(self._effective), 1)
 
-    def _delay(self, now: float) -> float:
-        while self._admitted and self._admitted[0] <= now - self.window:
-            self._admitted.popleft()
+    def _delay(self, now: float) -> float | None:
+        """Seconds to wait for a slot, 0 if one is free, ``None`` to wait for a release."""
+        while self._finished and self._finished[0] <= now - self.window:
+            self._finished.popleft()
         wait = self._paused_until - now
-        excess = len(self._admitted) - self.effective_limit
-        if excess >= 0:
-            wait = max(wait, self._admitted[excess] + self.window - now)
-        return wait
+        must_leave = self._in_flight + len(self._finished) - self.effective_limit + 1
+        if must_leave > len(self._finished):
+            return None  # every slot is held by a request still in flight
+        if must_leave > 0:
+            wait = max(wait, self._finished[must_leave - 1] + self.window - now)
+        return max(wait, 0.0)
 
     async def acquire(self) -> None:
-        """Wait until one more request fits in the window, then count it."""
+        """Wait until one more request fits, then count it as in flight."""
         async with self._lock:
-            while (delay := self._delay(self._clock())) > 0:
-                await self._sleep(delay)
-            self._admitted.append(self._clock())
+            while (delay := self._delay(self._clock())) != 0:
+                if delay is None:
+                    self._released.clear()
+                    await self._released.wait()
+                else:
+                    await self._sleep(delay)
+            self._in_flight += 1
+
+    def release(self) -> None:
+        """The request admitted by :meth:`acquire` is over (answered or failed)."""
+        self._in_flight -= 1
+        self._finished.append(self._clock())
+        self._released.set()
 
     def on_success(self) -> None:
         """Grow the effective limit back towards ``limit`` after a decrease."""

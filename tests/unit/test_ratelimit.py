@@ -33,6 +33,7 @@ async def _admit_all(limiter: SlidingWindowLimiter, fake: FakeTime, n: int) -> l
     async def one() -> None:
         await limiter.acquire()
         times.append(fake.now)
+        limiter.release()  # an instant request
 
     await asyncio.gather(*(one() for _ in range(n)))
     return sorted(times)
@@ -76,6 +77,34 @@ async def test_rate_limited_slows_down_and_honours_retry_after() -> None:
     start = fake.now
     await limiter.acquire()
     assert fake.now - start == pytest.approx(5.0)
+
+
+async def test_slots_count_from_when_requests_finish() -> None:
+    """A slow request holds its slot until a full window after it finished."""
+    fake = FakeTime()
+    limiter = _limiter(2, fake)
+    await limiter.acquire()
+    await limiter.acquire()
+    fake.now += 10.0  # both requests take 10 s on the wire
+    limiter.release()
+    limiter.release()
+    start = fake.now
+    await limiter.acquire()
+    assert fake.now - start == pytest.approx(61.0)
+
+
+async def test_waiters_wake_when_an_in_flight_request_finishes() -> None:
+    """With every slot in flight, a waiter sleeps until a release and then the window."""
+    fake = FakeTime()
+    limiter = _limiter(1, fake)
+    await limiter.acquire()
+    waiter = asyncio.create_task(limiter.acquire())
+    await asyncio.sleep(0)
+    assert not waiter.done()
+    assert fake.sleeps == []  # waiting on the release, not polling the clock
+    limiter.release()
+    await waiter
+    assert fake.sleeps == [61.0]
 
 
 async def test_effective_limit_recovers_slowly_after_success() -> None:

@@ -1,0 +1,307 @@
+"""``broadcast()``: identical content to many phones through list broadcasts.
+
+Phones are split into lists of at most ``team.list_size``; each list is created and sent to
+with deterministic ``local_id``s derived from the job key and the list's members, so a
+million recipients cost a few hundred requests and a rerun sends nothing twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+import uuid
+from collections.abc import AsyncIterable, Callable, Iterable
+from typing import TYPE_CHECKING, Final
+
+import attrs
+
+from .._validation import check_phone, normalize_phone
+from ..errors import BulkSendError, HeymarketError, RequestValidationError
+from ..resources.messages import SendMessage
+from ._journal import ChunkRecord, Journal, opened
+from ._sender import (
+    Delivery,
+    OnUnknown,
+    Outcome,
+    OutcomeStatus,
+    _aiter,
+    _check_key,
+    _is_positive_int,
+)
+
+if TYPE_CHECKING:
+    from .._client import HeymarketClient
+
+# Phones looked up in the journal per query: bounds memory and keeps queries short.
+_LOOKUP_BATCH: Final = 500
+
+
+@attrs.frozen(kw_only=True)
+class InvalidRecipient:
+    """An input phone that could not be used; ``index`` is its 0-based input position."""
+
+    index: int
+    value: str
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class BroadcastReport:
+    """What a :func:`broadcast` did, counted in recipients.
+
+    ``sent + skipped + failed + unknown == recipients``, where ``recipients`` counts every
+    input item (invalid ones included, as ``failed``).
+
+    Attributes:
+        recipients: input items read.
+        sent: recipients covered by a list broadcast sent in this run.
+        skipped: recipients sent in an earlier run of the job, or repeated in the input.
+        failed: invalid phones, and recipients of chunks that certainly were not sent.
+        unknown: recipients of chunks whose send could not be confirmed either way.
+        lists_created: lists created in this run.
+        chunks: one outcome per list broadcast attempted in this run.
+        invalid: the invalid inputs, with their positions.
+    """
+
+    recipients: int
+    sent: int
+    skipped: int
+    failed: int
+    unknown: int
+    lists_created: int
+    elapsed: float
+    chunks: tuple[Outcome, ...] = ()
+    invalid: tuple[InvalidRecipient, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """Whether every recipient was sent to (now or earlier) or was a repeat."""
+        return self.failed == 0 and self.unknown == 0
+
+
+def _chunk_ids(key: str, phones: list[str]) -> ChunkRecord:
+    digest = hashlib.sha256("\n".join(phones).encode()).hexdigest()[:24]
+    return ChunkRecord(
+        send_local_id=f"{key}-b-{digest}",
+        list_local_id=f"{key}-l-{digest}",
+        list_id=None,
+        size=len(phones),
+    )
+
+
+@attrs.define
+class _Run:
+    client: HeymarketClient
+    journal: Journal
+    delivery: Delivery
+    key: str
+    run_id: str
+    list_size: int
+    list_title: str
+    content: dict[str, object]
+    inbox_id: int
+    creator_id: int
+    on_chunk: Callable[[Outcome], None] | None
+    recipients: int = 0
+    sent: int = 0
+    skipped: int = 0
+    failed: int = 0
+    unknown: int = 0
+    lists_created: int = 0
+    chunks: list[Outcome] = attrs.Factory(list)
+    invalid: list[InvalidRecipient] = attrs.Factory(list)
+    buffer: list[str] = attrs.Factory(list)
+    pending: list[str] = attrs.Factory(list)
+
+    async def settle_earlier_chunks(self) -> None:
+        """Decide every chunk an earlier run left unsent, before anything new is sent."""
+        for chunk in await self.journal.chunks(self.key):
+            entry = await self.journal.get(chunk.send_local_id)
+            if entry is not None and entry.state == "sent":
+                continue
+            if entry is not None and entry.state == "inflight" and chunk.list_id is not None:
+                send = self._send_for(chunk, chunk.list_id)
+                try:
+                    found = await self.delivery.look(send, entry.first_attempt_at)
+                except HeymarketError as exc:
+                    raise BulkSendError(
+                        f"an earlier run left list broadcast {chunk.send_local_id} undecided "
+                        f"and history could not be read ({exc}); nothing was sent, run again"
+                    ) from exc
+                if found is not None:
+                    await self.journal.finish(chunk.send_local_id, "sent", message_id=found)
+                    continue
+            # Never sent (no list, never claimed, failed, or absent from history).
+            await self.journal.release_chunk(chunk.send_local_id)
+
+    def _send_for(self, chunk: ChunkRecord, list_id: int) -> SendMessage:
+        return SendMessage(
+            inbox_id=self.inbox_id,
+            creator_id=self.creator_id,
+            list_id=list_id,
+            local_id=chunk.send_local_id,
+            **self.content,  # type: ignore[arg-type]
+        )
+
+    async def add(self, phone: str) -> None:
+        self.pending.append(phone)
+        if len(self.pending) >= _LOOKUP_BATCH:
+            await self.sort_pending()
+
+    async def sort_pending(self) -> None:
+        """Drop phones already handled (earlier run, or a repeat) and queue the rest."""
+        batch, self.pending = self.pending, []
+        known = await self.journal.recipient_states(self.key, batch, run_id=self.run_id)
+        fresh: list[str] = []
+        seen: set[str] = set()
+        for phone in batch:
+            if phone in known or phone in seen:
+                self.skipped += 1
+            else:
+                seen.add(phone)
+                fresh.append(phone)
+        if fresh:
+            await self.journal.claim_recipients(self.key, fresh, run_id=self.run_id)
+        self.buffer.extend(fresh)
+        while len(self.buffer) >= self.list_size:
+            chunk, self.buffer = self.buffer[: self.list_size], self.buffer[self.list_size :]
+            await self.flush(chunk)
+
+    async def flush(self, phones: list[str]) -> None:
+        """Create one list for ``phones`` and send the broadcast to it."""
+        record = _chunk_ids(self.key, phones)
+        await self.journal.record_chunk(self.key, record, phones, run_id=self.run_id)
+        try:
+            created = await self.client.lists.create(
+                title=f"{self.list_title} ({record.list_local_id[-8:]})",
+                local_id=record.list_local_id,
+                phones=phones,
+            )
+        except HeymarketError as exc:
+            # No broadcast went out: the phones are certainly not sent.
+            await self.journal.release_chunk(record.send_local_id)
+            self.failed += len(phones)
+            self._record(
+                Outcome(
+                    index=len(self.chunks), request=None, status=OutcomeStatus.FAILED, error=exc
+                )
+            )
+            return
+        self.lists_created += 1
+        await self.journal.set_chunk_list(record.send_local_id, created.id)
+        outcome = await self.delivery.deliver(len(self.chunks), self._send_for(record, created.id))
+        if outcome.status is OutcomeStatus.SENT:
+            self.sent += len(phones)
+        elif outcome.status is OutcomeStatus.SKIPPED:
+            self.skipped += len(phones)
+        elif outcome.status is OutcomeStatus.FAILED:
+            await self.journal.release_chunk(record.send_local_id)
+            self.failed += len(phones)
+        else:
+            self.unknown += len(phones)
+        self._record(outcome)
+
+    def _record(self, outcome: Outcome) -> None:
+        self.chunks.append(outcome)
+        if self.on_chunk is not None:
+            self.on_chunk(outcome)
+
+
+async def broadcast(
+    client: HeymarketClient,
+    *,
+    inbox_id: int,
+    creator_id: int,
+    phones: Iterable[str] | AsyncIterable[str],
+    key: str,
+    text: str | None = None,
+    template_id: int | None = None,
+    media_url: str | None = None,
+    list_size: int | None = None,
+    list_title: str | None = None,
+    journal: Journal | str | os.PathLike[str] | None = None,
+    normalize: bool = False,
+    on_unknown: OnUnknown = "reconcile",
+    on_chunk: Callable[[Outcome], None] | None = None,
+) -> BroadcastReport:
+    """Send identical content to many phones through list broadcasts.
+
+    Reads ``team.list_size`` (unless ``list_size`` is given), splits the valid, de-duplicated
+    phones into lists of at most that size, creates each list and sends to it, with
+    ``local_id``s derived from ``key`` and the list's members. Running it again with the same
+    key and journal sends nothing twice; without a journal a rerun relies on the API's
+    documented ``local_id`` deduplication of lists and broadcasts.
+
+    Args:
+        phones: E.164 digits without ``+``; with ``normalize=True`` common formats such as
+            ``+1 (510) 555-3344`` are accepted. Invalid items are reported, never sent.
+        key: names the job (1-64 of ``A-Z a-z 0-9 . _ : -``); reuse it to resume.
+        journal: a SQLite path making the job resumable after a crash.
+        on_chunk: called with each list broadcast's outcome (progress).
+
+    Raises:
+        RequestValidationError: the content, ids or key are invalid (nothing was sent).
+        BulkSendError: the journal is unusable, or an earlier run's broadcast is undecided.
+    """
+    key = _check_key(key)
+    content: dict[str, object] = {
+        name: value
+        for name, value in (("text", text), ("template_id", template_id), ("media_url", media_url))
+        if value is not None
+    }
+    # Validates ids and content up front, before anything goes on the wire.
+    SendMessage(inbox_id=inbox_id, creator_id=creator_id, list_id=1, local_id=key, **content)  # type: ignore[arg-type]
+    if list_size is not None and not _is_positive_int(list_size):
+        raise RequestValidationError("list_size", "must be a positive integer")
+    started = time.perf_counter()
+    if list_size is None:
+        team = await client.team.get()
+        if not team.list_size:
+            raise BulkSendError("the team did not report list_size; pass list_size=")
+        list_size = team.list_size
+    run_id = uuid.uuid4().hex
+    async with opened(journal) as book:
+        run = _Run(
+            client=client,
+            journal=book,
+            delivery=Delivery(client, book, run_id=run_id, on_unknown=on_unknown),
+            key=key,
+            run_id=run_id,
+            list_size=list_size,
+            list_title=list_title or f"Broadcast {key}",
+            content=content,
+            inbox_id=inbox_id,
+            creator_id=creator_id,
+            on_chunk=on_chunk,
+        )
+        await run.settle_earlier_chunks()
+        index = 0
+        async for raw in _aiter(phones):  # type: ignore[arg-type]
+            run.recipients += 1
+            try:
+                if not isinstance(raw, str):
+                    raise RequestValidationError("phones", f"not a string: {raw!r}")
+                phone = normalize_phone(raw) if normalize else raw
+                check_phone("phones", phone)
+            except RequestValidationError as exc:
+                run.invalid.append(InvalidRecipient(index=index, value=str(raw), reason=exc.reason))
+                run.failed += 1
+            else:
+                await run.add(phone)
+            index += 1
+        await run.sort_pending()
+        if run.buffer:
+            await run.flush(run.buffer)
+            run.buffer = []
+    return BroadcastReport(
+        recipients=run.recipients,
+        sent=run.sent,
+        skipped=run.skipped,
+        failed=run.failed,
+        unknown=run.unknown,
+        lists_created=run.lists_created,
+        elapsed=time.perf_counter() - started,
+        chunks=tuple(run.chunks),
+        invalid=tuple(run.invalid),
+    )

@@ -1,0 +1,463 @@
+"""``BatchSender``: many sends, bounded concurrency, exactly one outcome each, no duplicates.
+
+Every failure is classified (design.md "Bulk", heymarket-api.md §4):
+- certainly not sent (connect error, 429, other 4xx): resend (429, connect) or fail (4xx);
+- sent (2xx): record the message id;
+- unknown (read timeout, reset, disconnect, 5xx, cancellation mid-request): look the
+  ``local_id`` up in history first, and resend with the same ``local_id`` only if absent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import hashlib
+import logging
+import os
+import re
+import time
+import uuid
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Final, Literal, TypeVar
+
+import attrs
+
+from .._reconcile import find_sent, reconciler
+from .._retry import is_ambiguous, pause
+from .._validation import is_generated_local_id
+from ..errors import HeymarketError, RequestValidationError
+from ..resources.messages import (
+    Message,
+    SendMessage,
+    build_send_message,
+    read_sent_message,
+)
+from ._journal import Journal, opened
+
+if TYPE_CHECKING:
+    from .._client import HeymarketClient
+
+logger = logging.getLogger("heymarket_async.bulk")
+
+T = TypeVar("T")
+OnUnknown = Literal["reconcile", "fail"]
+ProgressHook = Callable[["Outcome"], None]
+
+_KEY_RE: Final = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+# How many full retry cycles (each the client's RetryPolicy) one send may use before its
+# outcome is declared unknown.
+DEFAULT_ROUNDS: Final = 3
+# Team-history pages read at most when reconciling a list broadcast or a chat send.
+RECONCILE_MAX_PAGES: Final = 200
+
+
+class OutcomeStatus(enum.StrEnum):
+    """What became of one request."""
+
+    SENT = "sent"
+    """Sent in this run (``message_id`` set), possibly confirmed by a history lookup."""
+    FAILED = "failed"
+    """Certainly not sent (``error`` says why, e.g. a 400 for a bad number)."""
+    SKIPPED = "skipped"
+    """Not sent now: already sent in an earlier run, or a repeat within this job."""
+    UNKNOWN = "unknown"
+    """Could not be decided: history lookups kept failing after an ambiguous send."""
+
+
+@attrs.frozen(kw_only=True)
+class Outcome:
+    """Exactly one per request given to a :class:`BatchSender`.
+
+    Attributes:
+        index: the request's position in the input (0-based).
+        request: the request as sent, with its final ``local_id`` (``None`` only when the
+            input item was not a ``SendMessage`` at all).
+        status: sent, failed, skipped or unknown.
+        message_id: the API's id for the send, when known.
+        error: the last error for ``failed`` and ``unknown``.
+        reconciled: the result came from a history lookup by ``local_id``.
+        reason: a short explanation for ``skipped`` and ``unknown``.
+    """
+
+    index: int
+    request: SendMessage | None
+    status: OutcomeStatus
+    message_id: int | None = None
+    error: HeymarketError | None = None
+    reconciled: bool = False
+    reason: str | None = None
+
+    @property
+    def local_id(self) -> str | None:
+        return None if self.request is None else self.request.local_id
+
+
+@attrs.frozen(kw_only=True)
+class BatchReport:
+    """Counts for a whole job; ``sent + failed + skipped + unknown == total``.
+
+    Attributes:
+        problems: every ``failed`` and ``unknown`` outcome, in completion order.
+    """
+
+    total: int
+    sent: int
+    failed: int
+    skipped: int
+    unknown: int
+    reconciled: int
+    elapsed: float
+    problems: tuple[Outcome, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """Whether every request ended sent or skipped."""
+        return self.failed == 0 and self.unknown == 0
+
+
+def _is_positive_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _check_key(key: object) -> str:
+    if not isinstance(key, str) or not _KEY_RE.fullmatch(key):
+        raise RequestValidationError(
+            "key", "a job key is 1-64 characters of letters, digits and . _ : -"
+        )
+    return key
+
+
+def _recipient(send: SendMessage) -> str:
+    if send.phone_number is not None:
+        return f"phone:{send.phone_number}"
+    if send.chat_id is not None:
+        return f"chat:{send.chat_id}"
+    if send.targets:
+        return "group:" + ",".join(sorted(send.targets))
+    return f"list:{send.list_id}"
+
+
+def derive_local_id(key: str, send: SendMessage) -> str:
+    """The deterministic ``local_id`` of ``send`` within job ``key``: the key plus a digest
+    of the inbox and the recipient, so a rerun of the job produces the same ids."""
+    digest = hashlib.sha256(f"{send.inbox_id}|{_recipient(send)}".encode()).hexdigest()
+    return f"{_check_key(key)}-{digest[:24]}"
+
+
+async def _aiter(
+    items: Iterable[SendMessage] | AsyncIterable[SendMessage],
+) -> AsyncIterator[object]:
+    if isinstance(items, AsyncIterable):
+        async for item in items:
+            yield item
+    else:
+        for item in items:
+            yield item
+
+
+@attrs.define
+class _Tally:
+    total: int = 0
+    counts: dict[OutcomeStatus, int] = attrs.Factory(lambda: dict.fromkeys(OutcomeStatus, 0))
+    reconciled: int = 0
+    problems: list[Outcome] = attrs.Factory(list)
+
+    def add(self, outcome: Outcome) -> None:
+        self.total += 1
+        self.counts[outcome.status] += 1
+        self.reconciled += outcome.reconciled
+        if outcome.status in {OutcomeStatus.FAILED, OutcomeStatus.UNKNOWN}:
+            self.problems.append(outcome)
+
+    def report(self, elapsed: float) -> BatchReport:
+        return BatchReport(
+            total=self.total,
+            sent=self.counts[OutcomeStatus.SENT],
+            failed=self.counts[OutcomeStatus.FAILED],
+            skipped=self.counts[OutcomeStatus.SKIPPED],
+            unknown=self.counts[OutcomeStatus.UNKNOWN],
+            reconciled=self.reconciled,
+            elapsed=elapsed,
+            problems=tuple(self.problems),
+        )
+
+
+class Delivery:
+    """Sends one journaled request until its fate is known (shared with ``broadcast``)."""
+
+    def __init__(
+        self,
+        client: HeymarketClient,
+        journal: Journal,
+        *,
+        run_id: str,
+        on_unknown: OnUnknown,
+        rounds: int = DEFAULT_ROUNDS,
+    ) -> None:
+        self._client = client
+        self._journal = journal
+        self._run_id = run_id
+        self._on_unknown = on_unknown
+        self._rounds = rounds
+
+    async def deliver(self, index: int, send: SendMessage) -> Outcome:
+        """Claim ``send`` in the journal, then send or reconcile it; never raises for one
+        recipient's failure (only for cancellation or a broken journal)."""
+        prior, first_attempt = await self._journal.claim(send.local_id, run_id=self._run_id)
+        if prior is not None and prior.state == "sent":
+            return Outcome(
+                index=index,
+                request=send,
+                status=OutcomeStatus.SKIPPED,
+                message_id=prior.message_id,
+                reason="sent in an earlier run",
+            )
+        if prior is not None and prior.run_id == self._run_id:
+            return Outcome(
+                index=index,
+                request=send,
+                status=OutcomeStatus.SKIPPED,
+                reason="repeats an earlier request of this job (same local_id)",
+            )
+        # An entry left in flight by an earlier run may have been sent: look before sending.
+        earlier_run = prior is not None and prior.state == "inflight"
+        return await self._send(index, send, must_look=earlier_run, first_attempt=first_attempt)
+
+    async def look(self, send: SendMessage, first_attempt: float) -> int | None:
+        """The message id carrying ``send.local_id`` in history, or ``None`` if absent.
+
+        Raises:
+            HeymarketError: the lookup failed or could not decide.
+        """
+        since = datetime.fromtimestamp(first_attempt, UTC)
+        found = await find_sent(self._client, send, since=since, max_pages=RECONCILE_MAX_PAGES)
+        return None if found is None else found.id
+
+    async def _send(
+        self, index: int, send: SendMessage, *, must_look: bool, first_attempt: float
+    ) -> Outcome:
+        # The client's own replay of a list broadcast would lean on server dedupe; here every
+        # resend after an ambiguous failure goes through the history lookup instead.
+        request = attrs.evolve(build_send_message(send), replay_safe=False)
+        found_by_hook: list[Message] = []
+        reconcile = reconciler(
+            self._client,
+            send,
+            since=datetime.fromtimestamp(first_attempt, UTC),
+            on_found=found_by_hook.append,
+        )
+
+        last_error: HeymarketError | None = None
+        for round_number in range(self._rounds):
+            if must_look:
+                try:
+                    found = await self.look(send, first_attempt)
+                except HeymarketError as exc:
+                    last_error = exc
+                    if self._on_unknown == "fail":
+                        break
+                    await pause(min(2.0**round_number, 30.0))
+                    continue
+                if found is not None:
+                    await self._journal.finish(send.local_id, "sent", message_id=found)
+                    # Found before this run sent anything: an earlier run delivered it.
+                    status = OutcomeStatus.SKIPPED if round_number == 0 else OutcomeStatus.SENT
+                    return Outcome(
+                        index=index,
+                        request=send,
+                        status=status,
+                        message_id=found,
+                        reconciled=True,
+                        reason="found in history by local_id" if round_number == 0 else None,
+                    )
+                must_look = False
+            try:
+                response = await self._client.request(request, reconcile=reconcile)
+            except HeymarketError as exc:
+                last_error = exc
+                if is_ambiguous(exc):
+                    must_look = True
+                    continue
+                await self._journal.finish(send.local_id, "failed", error=_describe(exc))
+                return Outcome(index=index, request=send, status=OutcomeStatus.FAILED, error=exc)
+            sent = read_sent_message(response, send)
+            await self._journal.finish(send.local_id, "sent", message_id=sent.id)
+            return Outcome(
+                index=index,
+                request=send,
+                status=OutcomeStatus.SENT,
+                message_id=sent.id,
+                reconciled=bool(found_by_hook),
+            )
+        # Left in flight in the journal: a later run looks it up again before sending.
+        return Outcome(
+            index=index,
+            request=send,
+            status=OutcomeStatus.UNKNOWN,
+            error=last_error,
+            reason="the send may have happened and history could not confirm it",
+        )
+
+
+def _describe(exc: HeymarketError) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+class BatchSender:
+    """Sends many :class:`~heymarket_async.SendMessage` requests safely.
+
+    Guarantees: exactly one :class:`Outcome` per request; no request sent twice (each has a
+    deterministic ``local_id``, committed to the journal before sending and reused on every
+    attempt; ambiguous failures are reconciled by history lookup before any resend); at most
+    ``concurrency`` requests in flight, under the client's rate limit; inputs are streamed.
+
+    Args:
+        client: an open :class:`~heymarket_async.HeymarketClient`.
+        concurrency: most requests in flight at once.
+        journal: a SQLite file path (or :class:`Journal`) that makes the job resumable after
+            a crash; ``None`` keeps the bookkeeping in a temporary file for this run only.
+        on_unknown: ``"reconcile"`` keeps looking up an ambiguous send (several rounds with
+            backoff) until history answers; ``"fail"`` gives up at the first failed lookup
+            and reports ``unknown``.
+        key: a job key; when given, each request's ``local_id`` is derived from it and the
+            recipient (the requests' own ``local_id`` is then ignored, except for list
+            broadcasts, which always carry the caller's). Without a key the requests'
+            ``local_id`` values are used: make them stable if you want to resume.
+        on_outcome: called with every outcome as it is decided (progress display).
+    """
+
+    def __init__(
+        self,
+        client: HeymarketClient,
+        *,
+        concurrency: int = 8,
+        journal: Journal | str | os.PathLike[str] | None = None,
+        on_unknown: OnUnknown = "reconcile",
+        key: str | None = None,
+        on_outcome: ProgressHook | None = None,
+        rounds: int = DEFAULT_ROUNDS,
+    ) -> None:
+        if not _is_positive_int(concurrency):
+            raise RequestValidationError("concurrency", "must be a positive integer")
+        if on_unknown not in {"reconcile", "fail"}:
+            raise RequestValidationError("on_unknown", "must be 'reconcile' or 'fail'")
+        if not _is_positive_int(rounds):
+            raise RequestValidationError("rounds", "must be a positive integer")
+        self._client = client
+        self.concurrency = concurrency
+        self._journal = journal
+        self._resumable = journal is not None and not (
+            isinstance(journal, Journal) and journal.is_temporary
+        )
+        self._on_unknown: OnUnknown = on_unknown
+        self._key = None if key is None else _check_key(key)
+        self._on_outcome = on_outcome
+        self._rounds = rounds
+
+    def __repr__(self) -> str:
+        return f"<BatchSender concurrency={self.concurrency} key={self._key!r}>"
+
+    def _prepare(self, index: int, item: object) -> SendMessage | Outcome:
+        if not isinstance(item, SendMessage):
+            error = RequestValidationError(
+                None, f"request #{index} is a {type(item).__name__}, not a SendMessage"
+            )
+            return Outcome(
+                index=index,
+                request=None,
+                status=OutcomeStatus.FAILED,
+                error=error,
+                reason=str(error),
+            )
+        if self._key is not None and not item.is_broadcast:
+            return attrs.evolve(item, local_id=derive_local_id(self._key, item))
+        if self._resumable and is_generated_local_id(item.local_id):
+            error = RequestValidationError(
+                "local_id",
+                f"request #{index} has a generated local_id, which changes on every run, so a "
+                "resumed job could send it twice: pass key= to BatchSender, or give each "
+                "SendMessage a local_id you keep",
+            )
+            return Outcome(
+                index=index,
+                request=item,
+                status=OutcomeStatus.FAILED,
+                error=error,
+                reason=str(error),
+            )
+        return item
+
+    async def stream(
+        self, requests: Iterable[SendMessage] | AsyncIterable[SendMessage]
+    ) -> AsyncGenerator[Outcome]:
+        """Yield one :class:`Outcome` per request, in completion order.
+
+        Closing the iterator early (or cancelling its consumer) cancels the requests in
+        flight; their journal entries stay ``inflight`` and are reconciled on the next run.
+        """
+        queue: asyncio.Queue[Outcome | None] = asyncio.Queue(maxsize=self.concurrency)
+        producer = asyncio.create_task(self._produce(requests, queue))
+        try:
+            while (outcome := await queue.get()) is not None:
+                if self._on_outcome is not None:
+                    self._on_outcome(outcome)
+                yield outcome
+            await producer  # re-raise a failure of the machinery itself
+        finally:
+            if not producer.done():
+                producer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await producer
+
+    async def _produce(
+        self,
+        requests: Iterable[SendMessage] | AsyncIterable[SendMessage],
+        queue: asyncio.Queue[Outcome | None],
+    ) -> None:
+        run_id = uuid.uuid4().hex
+        slots = asyncio.Semaphore(self.concurrency)
+        async with opened(self._journal) as journal:
+            delivery = Delivery(
+                self._client,
+                journal,
+                run_id=run_id,
+                on_unknown=self._on_unknown,
+                rounds=self._rounds,
+            )
+
+            async def work(index: int, send: SendMessage) -> None:
+                try:
+                    outcome = await delivery.deliver(index, send)
+                    await queue.put(outcome)
+                finally:
+                    slots.release()  # only after the outcome is queued: memory stays bounded
+
+            async with asyncio.TaskGroup() as group:
+                index = 0
+                async for item in _aiter(requests):
+                    prepared = self._prepare(index, item)
+                    if isinstance(prepared, Outcome):
+                        await queue.put(prepared)
+                    else:
+                        await slots.acquire()
+                        group.create_task(work(index, prepared))
+                    index += 1
+        await queue.put(None)
+
+    async def send_all(
+        self, requests: Iterable[SendMessage] | AsyncIterable[SendMessage]
+    ) -> BatchReport:
+        """Send every request and return the counts (see :meth:`stream` for each outcome).
+
+        Raises:
+            BulkSendError: the journal could not be used.
+            asyncio.CancelledError: propagated promptly; a later run finishes the job.
+        """
+        started = time.perf_counter()
+        tally = _Tally()
+        async with contextlib.aclosing(self.stream(requests)) as outcomes:
+            async for outcome in outcomes:
+                tally.add(outcome)
+        return tally.report(time.perf_counter() - started)

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from heymarket_async.bulk import BatchSender, Journal
+from heymarket_async.sandbox import FaultPlan, Sandbox
+
+from .conftest import client_for, phones, sends
+from .test_batch_sender import assert_exactly_once
+
+ROOT = Path(__file__).resolve().parents[2]
+KEY = "killed"
+
+
+async def _run_until_killed(sb: Sandbox, journal: Path, count: int, stop_at: int) -> None:
+    env = {
+        **os.environ,
+        "HEYMARKET_SECRET_ID": sb.secret_id,
+        "HEYMARKET_SECRET_KEY": sb.secret_key,
+        "HEYMARKET_BASE_URL": sb.url,
+    }
+    env.pop("HEYMARKET_API_KEY", None)
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.bulk._worker",
+        str(journal),
+        str(count),
+        KEY,
+        str(sb.default_inbox_id),
+        str(sb.default_creator_id),
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        async with asyncio.timeout(60):
+            while len(sb.ledger) < stop_at and child.returncode is None:  # noqa: ASYNC110
+                await asyncio.sleep(0.005)
+    finally:
+        if child.returncode is None:
+            child.kill()  # SIGKILL: no cleanup of any kind in the child
+        _, stderr = await child.communicate()
+    assert child.returncode == -9, stderr.decode()[-2000:]
+
+
+async def test_sigkill_at_any_point_then_resume_sends_each_once(tmp_path: Path) -> None:
+    """A job SIGKILLed twice mid-run under faults, then resumed, reaches everyone exactly once."""
+    count = 2000
+    journal = tmp_path / "job.sqlite3"
+    numbers = list(phones(count))
+    async with Sandbox(
+        rate_limit_per_minute=None,
+        dedupe_individual_sends=False,
+        faults=FaultPlan.chaos(0.2, seed=11, max_delay=0.005),
+    ) as sb:
+        await _run_until_killed(sb, journal, count, stop_at=count // 4)
+        await _run_until_killed(sb, journal, count, stop_at=count // 2)
+        killed_with = len(sb.ledger)
+        assert killed_with < count
+        async with Journal(journal) as book:
+            left = await book.counts()
+        assert left.get("inflight", 0) > 0 or left.get("sent", 0) > 0
+        async with client_for(sb) as hm:
+            report = await BatchSender(hm, concurrency=8, key=KEY, journal=journal).send_all(
+                sends(sb, numbers)
+            )
+        assert report.ok
+        assert report.sent + report.skipped == count
+        assert report.skipped == killed_with  # everything the killed runs delivered, no more
+        assert_exactly_once(sb, numbers)
