@@ -19,13 +19,7 @@ from ._config import USE_CLIENT_DEFAULT
 from ._converter import unstructure
 from ._protocol import ApiResponse
 from ._retry import Reconcile
-from .errors import (
-    HeymarketError,
-    RateLimitError,
-    ReconciliationError,
-    ServerError,
-    TransportError,
-)
+from .errors import HeymarketError, ReconciliationError
 from .resources._base import Requester, Timeout, read_list
 from .resources.messages import (
     AllMessagesQuery,
@@ -145,17 +139,18 @@ def reconciler(
     """The ``reconcile`` hook for ``requester.request``: a found message becomes the answer.
 
     Call it just before the first attempt (that moment bounds the history walk) or pass
-    ``since``. A lookup that fails for a reason a retry cannot fix raises
-    :class:`ReconciliationError`, never an error that could be read as the send's own.
+    ``since``. A failed lookup raises :class:`ReconciliationError` (the send may have
+    happened and was not repeated), never an error that could be read as the send's own.
     """
     since = datetime.now(UTC) if since is None else since
 
     async def reconcile() -> ApiResponse | None:
         try:
             found = await find_sent(requester, send, since=since, timeout=timeout)
-        except (ReconciliationError, RateLimitError, ServerError, TransportError):
+        except ReconciliationError:
             raise
         except HeymarketError as exc:
+            # The lookup had its own retries; its failure must not read as the send's own.
             raise ReconciliationError(
                 f"could not look up local_id {send.local_id!r} in history: {exc}"
             ) from exc

@@ -286,13 +286,14 @@ async def test_find_sent_for_a_phone_uses_one_history_request(
 
 
 async def test_failing_lookup_never_resends(client: HeymarketClient, mock_api: MockApi) -> None:
-    """A lookup that keeps failing does not resend; the error surfaces after the attempts."""
+    """A lookup that keeps failing does not resend; a ReconciliationError says so."""
     mock_api.add("POST", SEND, status=502)
     mock_api.add("GET", HISTORY, status=500, repeat=True)
-    with pytest.raises(ServerError):
+    with pytest.raises(ReconciliationError) as info:
         await client.messages.send(
             inbox_id=42, creator_id=7, phone_number="15105553344", text="Hi", local_id="k-8"
         )
+    assert isinstance(info.value.__cause__, ServerError)
     assert len(mock_api.calls("POST", SEND)) == 1
 
 
