@@ -416,6 +416,27 @@ class BatchSender:
         requests: Iterable[SendMessage] | AsyncIterable[SendMessage],
         queue: asyncio.Queue[Outcome | None],
     ) -> None:
+        try:
+            await self._produce_outcomes(requests, queue)
+        except asyncio.CancelledError:
+            raise  # the consumer closed the stream; nobody waits for the end marker
+        except BaseExceptionGroup as group:
+            await queue.put(None)  # wake the consumer, which re-raises via `await producer`
+            # One failure of the machinery (e.g. the journal) is clearer unwrapped.
+            first = group.exceptions[0]
+            if all(type(e) is type(first) for e in group.exceptions):
+                raise first from group
+            raise
+        except BaseException:
+            await queue.put(None)
+            raise
+        await queue.put(None)
+
+    async def _produce_outcomes(
+        self,
+        requests: Iterable[SendMessage] | AsyncIterable[SendMessage],
+        queue: asyncio.Queue[Outcome | None],
+    ) -> None:
         run_id = uuid.uuid4().hex
         slots = asyncio.Semaphore(self.concurrency)
         async with opened(self._journal) as journal:
@@ -444,7 +465,6 @@ class BatchSender:
                         await slots.acquire()
                         group.create_task(work(index, prepared))
                     index += 1
-        await queue.put(None)
 
     async def send_all(
         self, requests: Iterable[SendMessage] | AsyncIterable[SendMessage]

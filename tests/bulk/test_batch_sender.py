@@ -3,7 +3,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -11,7 +11,7 @@ import pytest
 from heymarket_async import HeymarketClient, SendMessage
 from heymarket_async._ratelimit import SlidingWindowLimiter
 from heymarket_async.bulk import BatchSender, Journal, OutcomeStatus, derive_local_id
-from heymarket_async.errors import BadRequestError, RequestValidationError
+from heymarket_async.errors import BadRequestError, BulkSendError, RequestValidationError
 from heymarket_async.sandbox import Fault, FaultPlan, Sandbox
 
 from .conftest import client_for, phones, sends
@@ -35,7 +35,9 @@ async def test_two_thousand_sends_under_a_fault_mix_land_exactly_once(
     report = await BatchSender(client, concurrency=16, key="chaos").send_all(
         sends(sandbox, numbers)
     )
-    assert (report.total, report.sent, report.failed, report.unknown) == (2000, 2000, 0, 0)
+    problems = [(o.status, repr(o.error)) for o in report.problems[:5]]
+    counts = (report.total, report.sent, report.failed, report.unknown)
+    assert counts == (2000, 2000, 0, 0), problems
     assert report.ok
     assert_exactly_once(sandbox, numbers)
     # The mix really hit: drops happened and some sends were settled by a history lookup.
@@ -233,3 +235,28 @@ async def test_resumable_job_refuses_generated_local_ids(
     assert problem.error.field == "local_id"
     assert "key=" in str(problem.error)
     assert_exactly_once(sandbox, ["15105550100"])
+
+
+async def test_unusable_journal_raises_instead_of_hanging(
+    sandbox: Sandbox, client: HeymarketClient, tmp_path: Path
+) -> None:
+    """A journal that cannot be opened raises BulkSendError and nothing is sent."""
+    sender = BatchSender(client, journal=tmp_path / "missing-dir" / "j.sqlite3", key="k")
+    async with asyncio.timeout(5):
+        with pytest.raises(BulkSendError, match="cannot open the journal"):
+            await sender.send_all(sends(sandbox, list(phones(3))))
+    assert sandbox.stats.total_requests == 0
+
+
+async def test_a_failing_input_iterator_propagates(
+    sandbox: Sandbox, client: HeymarketClient
+) -> None:
+    """An exception raised by the caller's input surfaces from send_all unchanged."""
+
+    def broken() -> Iterator[SendMessage]:
+        yield from sends(sandbox, ["15105550001"])
+        raise LookupError("the CSV is truncated")
+
+    async with asyncio.timeout(5):
+        with pytest.raises(LookupError, match="truncated"):
+            await BatchSender(client).send_all(broken())
