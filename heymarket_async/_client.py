@@ -15,7 +15,14 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Final, Self, final
 from urllib.parse import urlsplit
 
-from ._auth import ApiKeyCredentials, Clock, Credentials, SecretCredentials, TokenCache
+from ._auth import (
+    ApiKeyCredentials,
+    Clock,
+    Credentials,
+    SecretCredentials,
+    Token,
+    TokenCache,
+)
 from ._config import (
     DEFAULT_BASE_URL,
     DEFAULT_RATE_LIMIT_PER_MINUTE,
@@ -33,12 +40,18 @@ from ._ratelimit import SlidingWindowLimiter
 from ._retry import Reconcile, call_with_retries
 from ._transport import AiohttpTransport, user_agent
 from .errors import AuthenticationError, ClientClosedError, ConfigurationError, RateLimitError
+from .resources.contacts import Contacts
+from .resources.conversations import Conversations
 from .resources.email import Emails
 from .resources.inboxes import Inboxes
 from .resources.lists import Lists
 from .resources.messages import Messages
 from .resources.schedules import Schedules
+from .resources.surveys import Surveys
+from .resources.tags import Tags
 from .resources.team import Teams
+from .resources.templates import Templates
+from .resources.users import Users
 
 if TYPE_CHECKING:
     from ._transport import ClientSession
@@ -151,15 +164,23 @@ class HeymarketClient:
             "Content-Type": "application/json",
             "User-Agent": user_agent(),
         }
+        self._headers: Mapping[str, str] = self._static_headers
+        self._headers_token: Token | None = None
         self._state = ClientState.UNOPENED
         self._auth_scheme = "api key" if isinstance(credentials, ApiKeyCredentials) else "jwt"
 
         self.inboxes: Final = Inboxes(self)
         self.team: Final = Teams(self)
         self.messages: Final = Messages(self)
+        self.conversations: Final = Conversations(self)
         self.email: Final = Emails(self)
         self.lists: Final = Lists(self)
+        self.contacts: Final = Contacts(self)
         self.schedules: Final = Schedules(self)
+        self.templates: Final = Templates(self)
+        self.tags: Final = Tags(self)
+        self.surveys: Final = Surveys(self)
+        self.users: Final = Users(self)
 
     @classmethod
     def from_env(
@@ -265,7 +286,11 @@ class HeymarketClient:
         refreshed = False
         while True:
             token = await self._tokens.get()
-            headers = {**self._static_headers, "Authorization": token.authorization}
+            headers = self._headers
+            if token is not self._headers_token:
+                # Built once per token, not per request; aiohttp copies it, never mutates it.
+                headers = {**self._static_headers, "Authorization": token.authorization}
+                self._headers, self._headers_token = headers, token
             limiter = self._limiter
             started = time.perf_counter()
             if limiter is not None:
@@ -300,9 +325,9 @@ class HeymarketClient:
                 refreshed = True
                 continue
             except RateLimitError as exc:
-                if self._limiter is not None:
-                    self._limiter.on_rate_limited(exc.retry_after)
+                if limiter is not None:
+                    limiter.on_rate_limited(exc.retry_after)
                 raise
-            if self._limiter is not None:
-                self._limiter.on_success()
+            if limiter is not None:
+                limiter.on_success()
             return response

@@ -44,6 +44,11 @@ _STATUS_ERRORS: Final[Mapping[int, type[APIError]]] = {
 }
 
 
+# What json.dumps(separators=(",", ":"), ensure_ascii=False) builds on every call, built once
+# (an encoder keeps no state between calls).
+_COMPACT_JSON: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def _replay_default(request: ApiRequest) -> bool:
     # GET, PUT and DELETE repeat harmlessly; a POST only when the builder says so.
     return request.method != "POST"
@@ -74,7 +79,7 @@ class ApiRequest:
         """The JSON body as compact UTF-8 bytes, or ``None`` when there is no body."""
         if self.json is None:
             return None
-        return json.dumps(self.json, separators=(",", ":"), ensure_ascii=False).encode()
+        return _COMPACT_JSON.encode(self.json).encode()
 
 
 @attrs.frozen(kw_only=True)
@@ -200,7 +205,7 @@ def decipher_response(status: int, headers: Mapping[str, str], body: bytes) -> A
     """
     request_id = header(headers, REQUEST_ID_HEADER)
     if 200 <= status < 300:
-        if not body.strip():
+        if not body or body.isspace():  # as `not body.strip()`, without copying the body
             return ApiResponse(status=status, data=None, request_id=request_id)
         try:
             data = json.loads(body)

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterator
-from typing import TypeVar
+from typing import Final, TypeVar
 
 from tenacity import (
     AsyncRetrying,
@@ -22,6 +24,7 @@ from tenacity import (
     stop_before_delay,
     wait_exponential_jitter,
 )
+from tenacity.stop import stop_base
 
 from ._config import RetryPolicy
 from .errors import RateLimitError, ReconciliationError, ServerError, TransportError
@@ -79,6 +82,33 @@ class _Wait:
         return float(self._backoff(state))
 
 
+def _should_retry_any(exc: BaseException) -> bool:
+    """The retry predicate when repeating after an ambiguous failure is allowed."""
+    return isinstance(exc, RateLimitError | ServerError | TransportError)
+
+
+def _should_retry_unambiguous(exc: BaseException) -> bool:
+    """The retry predicate when only failures that certainly sent nothing may be repeated."""
+    if isinstance(exc, RateLimitError):
+        return True
+    if isinstance(exc, ServerError | TransportError):
+        return not is_ambiguous(exc)
+    return False
+
+
+# Strategy objects are stateless (they read the RetryCallState they are given), so they are
+# built once and shared; only the AsyncRetrying that carries a call's state is per call.
+_RETRY_ANY: Final = retry_if_exception(_should_retry_any)
+_RETRY_UNAMBIGUOUS: Final = retry_if_exception(_should_retry_unambiguous)
+
+
+@functools.lru_cache(maxsize=32)
+def _stop_and_wait(policy: RetryPolicy) -> tuple[stop_base, _Wait]:
+    """The stop and wait strategies of ``policy`` (frozen and hashable, so cacheable)."""
+    stop = stop_after_attempt(policy.attempts) | stop_before_delay(policy.deadline)
+    return stop, _Wait(policy)
+
+
 async def call_with_retries(
     attempt: Callable[[], Awaitable[T]],
     *,
@@ -97,14 +127,6 @@ async def call_with_retries(
             that follows an ambiguous failure; a non-``None`` result ends the call with it.
         description: names the request in DEBUG logs (no secrets, no bodies).
     """
-    can_repeat_ambiguous = replay_safe or reconcile is not None
-
-    def should_retry(exc: BaseException) -> bool:
-        if isinstance(exc, RateLimitError):
-            return True
-        if isinstance(exc, ServerError | TransportError):
-            return can_repeat_ambiguous or not is_ambiguous(exc)
-        return False
 
     def log_retry(state: RetryCallState) -> None:
         if logger.isEnabledFor(logging.DEBUG):
@@ -117,17 +139,37 @@ async def call_with_retries(
                 state.upcoming_sleep,
             )
 
+    stop, wait = _stop_and_wait(policy)
+    # A fresh AsyncRetrying per call: it holds this call's attempt count and start time.
     retrying = AsyncRetrying(
-        stop=stop_after_attempt(policy.attempts) | stop_before_delay(policy.deadline),
-        wait=_Wait(policy),
-        retry=retry_if_exception(should_retry),
+        stop=stop,
+        wait=wait,
+        retry=_RETRY_ANY if replay_safe or reconcile is not None else _RETRY_UNAMBIGUOUS,
         before_sleep=log_retry,
         reraise=True,
         sleep=_sleep,  # read at each call, so tests can replace it
     )
     must_reconcile = False
+    # Fast path: tenacity's per-attempt bookkeeping costs more CPU than the rest of a
+    # request's Python work, and most first attempts succeed. So attempt 1 runs here, and
+    # only its failure enters the loop below, recorded there as attempt 1.
+    started = time.monotonic()
+    try:
+        return await attempt()
+    except BaseException as exc:  # noqa: BLE001 - recorded below; tenacity re-raises it
+        if isinstance(exc, ServerError | TransportError):
+            must_reconcile = is_ambiguous(exc)
+        first_failure: BaseException | None = exc
     async for try_ in retrying:
-        with try_:
+        if first_failure is not None:
+            state = try_.retry_state
+            state.start_time = started  # the deadline counts from attempt 1, as before
+            state.set_exception((type(first_failure), first_failure, first_failure.__traceback__))
+            first_failure = None
+            continue
+        # What `with try_:` does, minus recording a result on success: we return at once,
+        # so tenacity never reads it (and recording it costs a lock-guarded Future).
+        try:
             if must_reconcile and reconcile is not None and not replay_safe:
                 found = await reconcile()
                 if found is not None:
@@ -137,4 +179,6 @@ async def call_with_retries(
             except (ServerError, TransportError) as exc:
                 must_reconcile = must_reconcile or is_ambiguous(exc)
                 raise
+        except BaseException as exc:  # noqa: BLE001 - recorded; tenacity re-raises it
+            try_.retry_state.set_exception((type(exc), exc, exc.__traceback__))
     raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover

@@ -8,6 +8,7 @@ the request body may have reached the server.
 from __future__ import annotations
 
 import asyncio
+import functools
 import platform
 from collections.abc import Mapping
 
@@ -36,6 +37,8 @@ class RawResponse:
     body: bytes
 
 
+# Per-call timeouts repeat the same few values; ClientTimeout is frozen, so share them.
+@functools.lru_cache(maxsize=64)
 def _client_timeout(timeouts: Timeouts) -> aiohttp.ClientTimeout:
     return aiohttp.ClientTimeout(
         total=timeouts.total, connect=timeouts.connect, sock_read=timeouts.read

@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from ._broadcast import BroadcastReport, InvalidRecipient, broadcast
+from ._broadcast import BroadcastReport, ExcludedRecipient, InvalidRecipient, broadcast
 from ._journal import Journal, JournalEntry
 from ._sender import BatchReport, BatchSender, Outcome, OutcomeStatus, derive_local_id
 
@@ -21,6 +21,7 @@ __all__ = [
     "BatchReport",
     "BatchSender",
     "BroadcastReport",
+    "ExcludedRecipient",
     "InvalidRecipient",
     "Journal",
     "JournalEntry",

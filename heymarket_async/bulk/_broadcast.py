@@ -7,6 +7,7 @@ million recipients cost a few hundred requests and a rerun sends nothing twice.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import time
@@ -28,6 +29,7 @@ from ._sender import (
     _aiter,
     _check_key,
     _is_positive_int,
+    opt_out_reason,
 )
 
 if TYPE_CHECKING:
@@ -35,6 +37,8 @@ if TYPE_CHECKING:
 
 # Phones looked up in the journal per query: bounds memory and keeps queries short.
 _LOOKUP_BATCH: Final = 500
+# Contact status requests in flight at once with skip_opted_out.
+_STATUS_CONCURRENCY: Final = 8
 
 
 @attrs.frozen(kw_only=True)
@@ -47,6 +51,20 @@ class InvalidRecipient:
 
 
 @attrs.frozen(kw_only=True)
+class ExcludedRecipient:
+    """A phone ``skip_opted_out`` kept off the lists; ``index`` is its 0-based input position.
+
+    ``reason`` is ``"opted out"`` or ``"blocked"`` (counted as skipped), or says the status
+    could not be read (counted as failed, with the ``error``).
+    """
+
+    index: int
+    phone: str
+    reason: str
+    error: HeymarketError | None = None
+
+
+@attrs.frozen(kw_only=True)
 class BroadcastReport:
     """What a :func:`broadcast` did, counted in recipients.
 
@@ -56,12 +74,15 @@ class BroadcastReport:
     Attributes:
         recipients: input items read.
         sent: recipients covered by a list broadcast sent in this run.
-        skipped: recipients sent in an earlier run of the job, or repeated in the input.
-        failed: invalid phones, and recipients of chunks that certainly were not sent.
+        skipped: recipients sent in an earlier run of the job, repeated in the input, or
+            (with ``skip_opted_out``) opted out or blocked.
+        failed: invalid phones, recipients of chunks that certainly were not sent, and
+            (with ``skip_opted_out``) phones whose status could not be read.
         unknown: recipients of chunks whose send could not be confirmed either way.
         lists_created: lists created in this run.
         chunks: one outcome per list broadcast attempted in this run.
         invalid: the invalid inputs, with their positions.
+        excluded: the phones ``skip_opted_out`` kept off the lists, with the reason.
     """
 
     recipients: int
@@ -73,6 +94,7 @@ class BroadcastReport:
     elapsed: float
     chunks: tuple[Outcome, ...] = ()
     invalid: tuple[InvalidRecipient, ...] = ()
+    excluded: tuple[ExcludedRecipient, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -103,6 +125,7 @@ class _Run:
     inbox_id: int
     creator_id: int
     on_chunk: Callable[[Outcome], None] | None
+    skip_opted_out: bool = False
     recipients: int = 0
     sent: int = 0
     skipped: int = 0
@@ -111,8 +134,9 @@ class _Run:
     lists_created: int = 0
     chunks: list[Outcome] = attrs.Factory(list)
     invalid: list[InvalidRecipient] = attrs.Factory(list)
+    excluded: list[ExcludedRecipient] = attrs.Factory(list)
     buffer: list[str] = attrs.Factory(list)
-    pending: list[str] = attrs.Factory(list)
+    pending: list[tuple[int, str]] = attrs.Factory(list)  # (input position, phone)
 
     async def settle_earlier_chunks(self) -> None:
         """Decide every chunk an earlier run left unsent, before anything new is sent."""
@@ -144,29 +168,68 @@ class _Run:
             **self.content,  # type: ignore[arg-type]
         )
 
-    async def add(self, phone: str) -> None:
-        self.pending.append(phone)
+    async def add(self, index: int, phone: str) -> None:
+        self.pending.append((index, phone))
         if len(self.pending) >= _LOOKUP_BATCH:
             await self.sort_pending()
 
     async def sort_pending(self) -> None:
         """Drop phones already handled (earlier run, or a repeat) and queue the rest."""
         batch, self.pending = self.pending, []
-        known = await self.journal.recipient_states(self.key, batch, run_id=self.run_id)
-        fresh: list[str] = []
+        phones = [phone for _, phone in batch]
+        known = await self.journal.recipient_states(self.key, phones, run_id=self.run_id)
+        unseen: list[tuple[int, str]] = []
         seen: set[str] = set()
-        for phone in batch:
+        for index, phone in batch:
             if phone in known or phone in seen:
                 self.skipped += 1
             else:
                 seen.add(phone)
-                fresh.append(phone)
+                unseen.append((index, phone))
+        if self.skip_opted_out:
+            unseen = await self.drop_unsendable(unseen)
+        fresh = [phone for _, phone in unseen]
         if fresh:
             await self.journal.claim_recipients(self.key, fresh, run_id=self.run_id)
         self.buffer.extend(fresh)
         while len(self.buffer) >= self.list_size:
             chunk, self.buffer = self.buffer[: self.list_size], self.buffer[self.list_size :]
             await self.flush(chunk)
+
+    async def drop_unsendable(self, batch: list[tuple[int, str]]) -> list[tuple[int, str]]:
+        """Read each phone's status (a bounded number at a time) and keep, in input order,
+        those that may be messaged; the others are counted and listed in ``excluded``."""
+        reasons: list[str | HeymarketError | None] = [None] * len(batch)
+        slots = asyncio.Semaphore(_STATUS_CONCURRENCY)
+
+        async def check(position: int, phone: str) -> None:
+            async with slots:
+                try:
+                    reasons[position] = await opt_out_reason(self.client, phone)
+                except HeymarketError as exc:
+                    reasons[position] = exc
+
+        async with asyncio.TaskGroup() as group:
+            for position, (_, phone) in enumerate(batch):
+                group.create_task(check(position, phone))
+        kept: list[tuple[int, str]] = []
+        for (index, phone), reason in zip(batch, reasons, strict=True):
+            if reason is None:
+                kept.append((index, phone))
+            elif isinstance(reason, HeymarketError):
+                self.failed += 1
+                self.excluded.append(
+                    ExcludedRecipient(
+                        index=index,
+                        phone=phone,
+                        reason="not sent: the opt-out status could not be read",
+                        error=reason,
+                    )
+                )
+            else:
+                self.skipped += 1
+                self.excluded.append(ExcludedRecipient(index=index, phone=phone, reason=reason))
+        return kept
 
     async def flush(self, phones: list[str]) -> None:
         """Create one list for ``phones`` and send the broadcast to it."""
@@ -224,6 +287,7 @@ async def broadcast(
     normalize: bool = False,
     on_unknown: OnUnknown = "reconcile",
     on_chunk: Callable[[Outcome], None] | None = None,
+    skip_opted_out: bool = False,
 ) -> BroadcastReport:
     """Send identical content to many phones through list broadcasts.
 
@@ -239,6 +303,15 @@ async def broadcast(
         key: names the job (1-64 of ``A-Z a-z 0-9 . _ : -``); reuse it to resume.
         journal: a SQLite path making the job resumable after a crash.
         on_chunk: called with each list broadcast's outcome (progress).
+        skip_opted_out: before chunking, read each new phone's status
+            (``POST /v1/contact/status``, 8 at a time, in batches of 500) so lists hold only
+            phones that may be messaged; opted-out and blocked phones are counted as skipped
+            and listed in ``report.excluded`` with the reason, an unknown contact (404) is
+            kept, and a status that cannot be read counts as failed (kept off the lists).
+            It costs one request per distinct new phone under the client's rate limit (the
+            API's 500 a minute), where the broadcast itself costs two per list. Excluded
+            phones are checked again on a rerun. Use a journal: without one a rerun is safe
+            only if it rebuilds identical lists, and a status change in between reshapes them.
 
     Raises:
         RequestValidationError: the content, ids or key are invalid (nothing was sent).
@@ -254,6 +327,8 @@ async def broadcast(
     SendMessage(inbox_id=inbox_id, creator_id=creator_id, list_id=1, local_id=key, **content)  # type: ignore[arg-type]
     if list_size is not None and not _is_positive_int(list_size):
         raise RequestValidationError("list_size", "must be a positive integer")
+    if not isinstance(skip_opted_out, bool):
+        raise RequestValidationError("skip_opted_out", "must be True or False")
     started = time.perf_counter()
     if list_size is None:
         team = await client.team.get()
@@ -274,6 +349,7 @@ async def broadcast(
             inbox_id=inbox_id,
             creator_id=creator_id,
             on_chunk=on_chunk,
+            skip_opted_out=skip_opted_out,
         )
         await run.settle_earlier_chunks()
         index = 0
@@ -288,7 +364,7 @@ async def broadcast(
                 run.invalid.append(InvalidRecipient(index=index, value=str(raw), reason=exc.reason))
                 run.failed += 1
             else:
-                await run.add(phone)
+                await run.add(index, phone)
             index += 1
         await run.sort_pending()
         if run.buffer:
@@ -304,4 +380,5 @@ async def broadcast(
         elapsed=time.perf_counter() - started,
         chunks=tuple(run.chunks),
         invalid=tuple(run.invalid),
+        excluded=tuple(run.excluded),
     )

@@ -27,7 +27,7 @@ import attrs
 from .._reconcile import find_sent, reconciler
 from .._retry import is_ambiguous, pause
 from .._validation import is_generated_local_id
-from ..errors import HeymarketError, RequestValidationError
+from ..errors import HeymarketError, NotFoundError, RequestValidationError
 from ..resources.messages import (
     Message,
     SendMessage,
@@ -61,7 +61,8 @@ class OutcomeStatus(enum.StrEnum):
     FAILED = "failed"
     """Certainly not sent (``error`` says why, e.g. a 400 for a bad number)."""
     SKIPPED = "skipped"
-    """Not sent now: already sent in an earlier run, or a repeat within this job."""
+    """Not sent now: already sent in an earlier run, a repeat within this job, or (with
+    ``skip_opted_out``) the recipient opted out or is blocked; ``reason`` says which."""
     UNKNOWN = "unknown"
     """Could not be decided: history lookups kept failing after an ambiguous send."""
 
@@ -305,6 +306,43 @@ def _describe(exc: HeymarketError) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+async def opt_out_reason(client: HeymarketClient, phone: str) -> str | None:
+    """Why ``phone`` must not be messaged (``"opted out"`` or ``"blocked"``), else ``None``.
+
+    Reads ``POST /v1/contact/status``; a contact the API does not know (404) never opted out.
+
+    Raises:
+        HeymarketError: the status could not be read.
+    """
+    try:
+        status = await client.contacts.status(phone=phone)
+    except NotFoundError:
+        return None
+    if status.is_opted_out:
+        return "opted out"
+    return "blocked" if status.blocked else None
+
+
+async def _screen(client: HeymarketClient, index: int, send: SendMessage) -> Outcome | None:
+    """The outcome of a single send that must not go out (its recipient opted out or is
+    blocked, or the status could not be read), or ``None`` to send it."""
+    if send.phone_number is None:
+        return None  # chat, group and list sends name no single phone to check
+    try:
+        reason = await opt_out_reason(client, send.phone_number)
+    except HeymarketError as exc:
+        return Outcome(
+            index=index,
+            request=send,
+            status=OutcomeStatus.FAILED,
+            error=exc,
+            reason="not sent: the opt-out status could not be read",
+        )
+    if reason is None:
+        return None
+    return Outcome(index=index, request=send, status=OutcomeStatus.SKIPPED, reason=reason)
+
+
 class BatchSender:
     """Sends many :class:`~heymarket_async.SendMessage` requests safely.
 
@@ -326,6 +364,11 @@ class BatchSender:
             broadcasts, which always carry the caller's). Without a key the requests'
             ``local_id`` values are used: make them stable if you want to resume.
         on_outcome: called with every outcome as it is decided (progress display).
+        skip_opted_out: before each ``phone_number`` send, read the recipient's status
+            (``POST /v1/contact/status``, one request per send) and report an opted-out or
+            blocked recipient as ``skipped`` with the reason instead of sending; an unknown
+            contact (404) is sent to, and a status that cannot be read makes the send
+            ``failed`` (never sent). Chat, group and list sends are not checked.
     """
 
     def __init__(
@@ -338,6 +381,7 @@ class BatchSender:
         key: str | None = None,
         on_outcome: ProgressHook | None = None,
         rounds: int = DEFAULT_ROUNDS,
+        skip_opted_out: bool = False,
     ) -> None:
         if not _is_positive_int(concurrency):
             raise RequestValidationError("concurrency", "must be a positive integer")
@@ -345,6 +389,8 @@ class BatchSender:
             raise RequestValidationError("on_unknown", "must be 'reconcile' or 'fail'")
         if not _is_positive_int(rounds):
             raise RequestValidationError("rounds", "must be a positive integer")
+        if not isinstance(skip_opted_out, bool):
+            raise RequestValidationError("skip_opted_out", "must be True or False")
         self._client = client
         self.concurrency = concurrency
         self._journal = journal
@@ -355,6 +401,7 @@ class BatchSender:
         self._key = None if key is None else _check_key(key)
         self._on_outcome = on_outcome
         self._rounds = rounds
+        self._skip_opted_out = skip_opted_out
 
     def __repr__(self) -> str:
         return f"<BatchSender concurrency={self.concurrency} key={self._key!r}>"
@@ -450,7 +497,11 @@ class BatchSender:
 
             async def work(index: int, send: SendMessage) -> None:
                 try:
-                    outcome = await delivery.deliver(index, send)
+                    outcome = None
+                    if self._skip_opted_out:
+                        outcome = await _screen(self._client, index, send)
+                    if outcome is None:
+                        outcome = await delivery.deliver(index, send)
                     await queue.put(outcome)
                 finally:
                     slots.release()  # only after the outcome is queued: memory stays bounded

@@ -18,8 +18,9 @@ from .. import _validation as check
 from .._config import USE_CLIENT_DEFAULT
 from .._converter import converter, unstructure
 from .._protocol import ApiRequest, ApiResponse
-from ..errors import RequestValidationError, UnexpectedResponseError
+from ..errors import RequestValidationError
 from ._base import Requester, Resource, ResponseList, ResponseModel, Timeout, read_list, read_model
+from ._paging import read_count, walk_by_timestamp
 
 __all__ = [
     "AllMessagesQuery",
@@ -410,27 +411,7 @@ def read_sent_message(response: ApiResponse, send: SendMessage) -> SentMessage:
     return sent if sent.local_id is not None else attrs.evolve(sent, local_id=send.local_id)
 
 
-def read_count(response: ApiResponse) -> int:
-    """The count from ``"42"`` (§3: a JSON string), ``42`` or ``{"count": 42}``."""
-    data = response.data
-    if isinstance(data, dict):
-        data = data.get("count")
-    if isinstance(data, str) and data.strip().isdigit():
-        return int(data.strip())
-    if isinstance(data, int) and not isinstance(data, bool) and data >= 0:
-        return data
-    raise UnexpectedResponseError(
-        f"expected a count, got {response.data!r:.80}",
-        status=response.status,
-        request_id=response.request_id,
-    )
-
-
 # --- Team-wide paging ----------------------------------------------------------------------
-
-
-def _timestamp_of(message: Message, order: MessageOrder | None) -> datetime | None:
-    return message.updated if order == "updated_at" else message.date
 
 
 def iter_all_messages(
@@ -442,72 +423,30 @@ def iter_all_messages(
 ) -> AsyncGenerator[Message, None]:
     """Walk ``POST /v1/messages/all`` page by page with the timestamp cursor (§3).
 
-    Each page's furthest timestamp becomes the next cursor. Messages are de-duplicated by
-    ``id``: a message on the already-walked side of the cursor was seen before, and the ids
-    at the cursor's own timestamp are remembered (the only ones a page can repeat), so
-    memory stays bounded by how many messages share one timestamp. The walk stops on an
-    empty page, after ``max_pages``, or when a page brings nothing new without moving the
-    cursor (a server that ignores the cursor cannot make it loop). A short page does not
-    stop it, since the server's maximum page size is unknown.
+    Each page's furthest timestamp (``date``, or ``updated`` for ``order="updated_at"``)
+    becomes the next cursor; the de-duplication and stop rules are those of
+    :func:`~heymarket_async.resources._paging.walk_by_timestamp`: messages come once each,
+    and the walk always ends.
 
     Raises:
         RequestValidationError: ``max_pages`` is not a positive integer.
     """
-    if max_pages is not None:
-        check.check_positive_int("max_pages", max_pages)
-    return _walk(requester, query, max_pages=max_pages, timeout=timeout)
 
-
-async def _walk(
-    requester: Requester,
-    query: AllMessagesQuery,
-    *,
-    max_pages: int | None,
-    timeout: Timeout,
-) -> AsyncGenerator[Message, None]:
-    def beyond(when: datetime, cursor: datetime) -> bool:
-        """Whether ``when`` lies further along the walk than ``cursor``."""
-        return when > cursor if query.ascending else when < cursor
-
-    cursor = query.before
-    at_cursor: set[int] = set()  # ids already yielded whose timestamp equals the cursor
-    untimed: set[int] = set()  # ids already yielded that carry no timestamp (none expected)
-    pages = 0
-    while max_pages is None or pages < max_pages:
+    async def fetch(cursor: datetime | None) -> ResponseList[Message]:
         request = build_list_all_messages(attrs.evolve(query, before=cursor))
         response = await requester.request(request, timeout=timeout)
-        page = read_list(response, Message, wrappers=("messages",))
-        pages += 1
-        if not page:
-            return
-        fresh: list[Message] = []
-        on_page: set[int] = set()
-        next_cursor = cursor
-        for message in page:
-            if message.id in on_page:
-                continue
-            on_page.add(message.id)
-            when = _timestamp_of(message, query.order)
-            if when is None:
-                if message.id not in untimed:
-                    untimed.add(message.id)
-                    fresh.append(message)
-                continue
-            if next_cursor is None or beyond(when, next_cursor):
-                next_cursor = when
-            # §3: the walked side was yielded already; the boundary itself may repeat.
-            if (cursor is not None and beyond(cursor, when)) or message.id in at_cursor:
-                continue
-            if when == cursor:
-                at_cursor.add(message.id)
-            fresh.append(message)
-        for message in fresh:
-            yield message
-        if next_cursor is None or (next_cursor == cursor and not fresh):
-            return  # nothing to page by, or no progress: stop rather than loop
-        if next_cursor != cursor:
-            at_cursor = {m.id for m in page if _timestamp_of(m, query.order) == next_cursor}
-        cursor = next_cursor
+        return read_list(response, Message, wrappers=("messages",))
+
+    def timestamp(message: Message) -> datetime | None:
+        return message.updated if query.order == "updated_at" else message.date
+
+    return walk_by_timestamp(
+        fetch,
+        timestamp=timestamp,
+        start=query.before,
+        ascending=query.ascending,
+        max_pages=max_pages,
+    )
 
 
 # --- Service ----------------------------------------------------------------------------------

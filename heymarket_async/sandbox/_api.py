@@ -249,6 +249,8 @@ def check_member(state: SandboxState, name: str, user_id: int, inbox: dict[str, 
 def refuse_opted_out(state: SandboxState, name: str, phone: str) -> None:
     if phone in state.opted_out:
         raise ApiFailure(400, "unsubscribed_number", f"{name}: {phone} has opted out")
+    if phone in state.blocked:  # blocked: no messages in either direction
+        raise ApiFailure(400, "blocked_number", f"{name}: {phone} is blocked")
 
 
 def merge_text(text: str | None, contact: Contact | None) -> str | None:
@@ -904,6 +906,11 @@ def delete_schedule(state: SandboxState, call: Call) -> Any:
     return "ok"
 
 
+# The other endpoints live beside this module and build on its helpers, so they are imported
+# only now that those exist (the package imports this module before any of its siblings).
+from ._api_contacts import CONTACT_ROUTES  # noqa: E402
+from ._api_more import MORE_ROUTES  # noqa: E402
+
 ROUTES: Final[tuple[Route, ...]] = (
     Route("GET", "/v1/team", get_team),
     Route("GET", "/v1/inboxes", list_inboxes),
@@ -919,4 +926,6 @@ ROUTES: Final[tuple[Route, ...]] = (
     Route("GET", "/v1/schedule/{id}", get_schedule),
     Route("PUT", "/v1/schedule/{id}", update_schedule),
     Route("DELETE", "/v1/schedule/{id}", delete_schedule),
+    *CONTACT_ROUTES,
+    *MORE_ROUTES,
 )

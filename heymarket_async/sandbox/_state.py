@@ -1,8 +1,10 @@
-"""The sandbox's in-memory world: team, inboxes, contacts, conversations, messages, lists,
-schedules, the ``local_id`` memory, and the ledger of every committed send.
+"""The sandbox's in-memory world: team, users, inboxes, contacts and their channels, custom
+fields, tags, templates, surveys, conversations, messages, lists, schedules, the ``local_id``
+memory, and the ledger of every committed send.
 
-Pure data and bookkeeping; no aiohttp and no event loop, so the handlers in ``_api.py`` stay
-plain functions.
+Pure data and bookkeeping; no aiohttp and no event loop, so the handlers in ``_api*.py`` stay
+plain functions. Every change that touches an index (phone, email, uuid, tag membership,
+conversation key, ``updated`` order) goes through a method here, so the indexes cannot drift.
 """
 
 from __future__ import annotations
@@ -10,15 +12,18 @@ from __future__ import annotations
 import enum
 import random
 import uuid
+from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
 from typing import Any, Final, overload
 
 import attrs
 
 __all__ = [
     "ApiFailure",
+    "ChannelRecord",
     "Contact",
     "Conversation",
     "Ledger",
@@ -27,6 +32,10 @@ __all__ = [
     "ListRecord",
     "MessageRecord",
     "SandboxState",
+    "TagRecord",
+    "TeamUser",
+    "TemplateRecord",
+    "Timeline",
     "parse_rfc3339",
     "rfc3339",
 ]
@@ -35,8 +44,12 @@ TEAM_ID: Final = 1001
 OWNER_ID: Final = 7
 DEFAULT_INBOX_ID: Final = 42
 EMAIL_INBOX_ID: Final = 44
+MAX_CONTACT_TAGS: Final = 5  # §2.8: a contact holds at most 5 tags
+# TeamUser role_id (§2.2 gives 1 = admin and 4 = member; the owner's id is the sandbox's pick).
+ROLE_IDS: Final = {"admin": 1, "owner": 2, "member": 4}
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_US: Final = timedelta(microseconds=1)
+_NO_CUSTOM: Final[Mapping[str, str]] = MappingProxyType({})
 
 
 def rfc3339(us: int) -> str:
@@ -180,36 +193,207 @@ class Ledger(Sequence[LedgerEntry]):
         return [entry for entry in self._entries if entry.local_id == local_id]
 
 
-@attrs.define(kw_only=True)
+class Timeline:
+    """Record ids ordered by a strictly increasing ``updated`` stamp, for ``date`` cursors (§3).
+
+    :meth:`touch` gives a record a stamp later than every earlier one and moves it last, so
+    no two records ever share a stamp and a cursor never skips or repeats one. Entries left
+    behind by a touch or :meth:`remove` are dropped lazily and compacted once they
+    outnumber the live ones, so every change is amortised O(1) and a cursor lookup is a
+    binary search.
+    """
+
+    __slots__ = ("_ids", "_last", "_live", "_stamps")
+
+    def __init__(self) -> None:
+        self._stamps: list[int] = []  # ascending
+        self._ids: list[int] = []  # parallel to _stamps
+        self._live: dict[int, int] = {}  # id -> its current stamp
+        self._last = 0
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    def touch(self, record_id: int, now_us: int) -> int:
+        """Stamp ``record_id`` as updated now (or just after the latest stamp) and return it."""
+        stamp = max(now_us, self._last + 1)
+        self._last = stamp
+        live, stamps = self._live, self._stamps
+        live[record_id] = stamp
+        stamps.append(stamp)
+        self._ids.append(record_id)
+        if len(stamps) > 2 * len(live) + 64:  # stale entries outnumber live ones
+            self._compact()
+        return stamp
+
+    def remove(self, record_id: int) -> None:
+        self._live.pop(record_id, None)
+        if len(self._stamps) > 2 * len(self._live) + 64:
+            self._compact()
+
+    def _compact(self) -> None:
+        live = self._live
+        kept = [(t, i) for t, i in zip(self._stamps, self._ids, strict=True) if live.get(i) == t]
+        self._stamps = [t for t, _ in kept]
+        self._ids = [i for _, i in kept]
+
+    def walk(self, *, before: int | None = None, after: int | None = None) -> Iterator[int]:
+        """Live ids newest first, strictly before ``before``; with ``after``, oldest first,
+        strictly after it. (Give at most one of the two.)"""
+        stamps, ids, live = self._stamps, self._ids, self._live
+        if after is not None:
+            for index in range(bisect_right(stamps, after), len(stamps)):
+                if live.get(ids[index]) == stamps[index]:
+                    yield ids[index]
+            return
+        end = len(stamps) if before is None else bisect_left(stamps, before)
+        for index in range(end - 1, -1, -1):
+            if live.get(ids[index]) == stamps[index]:
+                yield ids[index]
+
+    def count(self, *, before: int | None = None, after: int | None = None) -> int:
+        """How many live ids :meth:`walk` would yield."""
+        if before is None and after is None:
+            return len(self._live)
+        if len(self._stamps) != len(self._live):
+            self._compact()
+        if after is not None:
+            return len(self._stamps) - bisect_right(self._stamps, after)
+        assert before is not None
+        return bisect_left(self._stamps, before)
+
+
+@attrs.define(kw_only=True, eq=False)
+class ChannelRecord:
+    """One way to reach a contact (§2.4 ContactChannel); at most one per ``channel_type``."""
+
+    id: str
+    type: str
+    value: str
+    handle: Any = None
+    info: Any = None
+    created_us: int
+    updated_us: int
+
+
+@attrs.define(kw_only=True, eq=False)
 class Contact:
-    """A contact; every phone or email put on a list becomes one (§2.5)."""
+    """A contact; every phone or email put on a list becomes one (§2.5).
+
+    ``phone`` and ``email`` mirror the ``phone``/``email`` entries of ``channels``; change
+    them only through :class:`SandboxState` so the lookup indexes follow.
+    """
 
     id: int
+    uuid: str = ""
     phone: str | None = None
     email: str | None = None
     first: str = ""
     last: str = ""
+    display_name: str | None = None  # set explicitly; None = derived from names/phone/email
+    avatar: str | None = None
+    # Replaced, never changed in place: the shared empty defaults keep a new contact cheap.
+    custom: Mapping[str, str] = _NO_CUSTOM  # field id (as a string) -> value
+    tags: tuple[int, ...] = ()
+    assigned_user_id: int | None = None
     created_us: int = 0
+    updated_us: int = 0
+    rev: int = 1
+    channels: dict[str, ChannelRecord] = attrs.Factory(dict)
+
+    @property
+    def shown_name(self) -> str:
+        if self.display_name:
+            return self.display_name
+        name = f"{self.first} {self.last}".strip()
+        return name or self.phone or self.email or ""
+
+
+@attrs.define(kw_only=True, eq=False)
+class TagRecord:
+    """A tag (§2.8)."""
+
+    id: int
+    tag: str
+    color: str | None
+    uuid: str
+    created_us: int
+    updated_us: int
+    rev: int = 1
 
     def to_json(self) -> dict[str, Any]:
-        date = rfc3339(self.created_us)
-        name = f"{self.first} {self.last}".strip()
         return {
             "id": self.id,
-            "first": self.first,
-            "last": self.last,
-            "display_name": name or self.phone or self.email or "",
-            "phone": self.phone,
-            "email": self.email,
-            "custom": {},
+            "tag": self.tag,
+            "color": self.color,
             "team_id": TEAM_ID,
-            "creator_id": OWNER_ID,
+            "created": rfc3339(self.created_us),
+            "updated": rfc3339(self.updated_us),
+            "rev": self.rev,
+        }
+
+
+@attrs.define(kw_only=True, eq=False)
+class TemplateRecord:
+    """A message template (§2.7); requests call its title ``title``, the object ``name``."""
+
+    id: int
+    name: str
+    content: dict[str, Any]
+    local_id: str | None
+    uuid: str
+    archived: bool
+    creator_id: int
+    created_us: int
+    updated_us: int
+    rev: int = 1
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "local_id": self.local_id,
+            "content": self.content,
+            "team_id": TEAM_ID,
+            "creator_id": self.creator_id,
             "shared": True,
-            "created": date,
-            "updated": date,
-            "rev": 1,
-            "tags": [],
-            "is_opted_out": False,
+            "created": rfc3339(self.created_us),
+            "updated": rfc3339(self.updated_us),
+            "rev": self.rev,
+            "archived": self.archived,
+        }
+
+
+@attrs.define(kw_only=True, eq=False)
+class TeamUser:
+    """A team membership as ``/v1/users/get`` returns it (§2.2); ``id`` is the member id."""
+
+    id: int
+    first: str
+    last: str
+    phone: str | None
+    email: str | None
+    role_id: int
+    created_us: int
+    updated_us: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.first} {self.last}".strip()
+
+    def to_json(self) -> dict[str, Any]:
+        created, updated = rfc3339(self.created_us), rfc3339(self.updated_us)
+        return {
+            "id": self.id,
+            "phone": self.phone,
+            "name": self.name,
+            "email": self.email,
+            "role_id": self.role_id,
+            "team_id": TEAM_ID,
+            "created_at": created,
+            "updated_at": updated,
+            "user_created_at": created,
+            "user_updated_at": updated,
         }
 
 
@@ -237,6 +421,10 @@ class Conversation:
     title: str | None = None
     messages: list[MessageRecord] = attrs.Factory(list)
     created: list[int] = attrs.Factory(list)  # parallel to messages, for bisect
+    status: str = "open"  # "open" or "closed"
+    assigned: int | None = None
+    unread: bool = False
+    updated_us: int = 0
 
     def summary(self) -> dict[str, Any]:
         """The Conversation object embedded in each Message (§2.3)."""
@@ -248,7 +436,7 @@ class Conversation:
             "channel": self.channel,
             "type": self.type,
             "name": self.title,
-            "status": "open",
+            "status": self.status,
             "created": date,
             "creator": OWNER_ID,
         }
@@ -299,6 +487,31 @@ _SEED_CONTACTS: Final = (
     ("Edsger", "Dijkstra"),
     ("Barbara", "Liskov"),
 )
+# (member id, first, last, phone, email); names and roles match the team's members.
+_SEED_USERS: Final = (
+    (OWNER_ID, "Olive", "Owner", "14155550107", "olive@sandbox.example"),
+    (8, "Adam", "Admin", "14155550108", "adam@sandbox.example"),
+    (9, "Mia", "Member", "14155550109", "mia@sandbox.example"),
+)
+_SEED_FIELDS: Final = ("Company", "Birthday", "Plan")
+_SEED_TAGS: Final = (("VIP", "#d32f2f"), ("Newsletter", "#1976d2"), ("Wholesale", "#388e3c"))
+_SEED_TEMPLATES: Final = (
+    ("Welcome", "Hi {{first_name}}, welcome aboard!", False),
+    ("Appointment reminder", "Hi {{first_name}}, see you tomorrow at 10:00.", False),
+    ("Spring sale 2025", "20% off everything this week.", True),
+)
+_SEED_SURVEYS: Final = (
+    ("Net Promoter", "nps", "How likely are you to recommend us to a friend? Reply 0-10."),
+    ("Support satisfaction", "csat", "How satisfied are you with our help today? Reply 1-5."),
+    ("Delivery follow-up", "csat", "How happy are you with your delivery? Reply 1-5."),
+)
+_HEX12: Final = frozenset("0123456789abcdef")
+
+
+def _uuid_prefix(rng: random.Random) -> str:
+    """The first four groups of a version-4 UUID; ids fill the last group."""
+    a, b, c, d = rng.getrandbits(32), rng.getrandbits(16), rng.getrandbits(12), rng.getrandbits(12)
+    return f"{a:08x}-{b:04x}-4{c:03x}-{8 | (d >> 10):x}{d & 0x3FF:03x}"
 
 
 class SandboxState:
@@ -306,18 +519,31 @@ class SandboxState:
 
     Attributes:
         team: the Team object of ``GET /v1/team``.
+        users: team memberships (``/v1/users/*``) by member id, in step with ``team``.
         inboxes: Inbox objects by id (``channel`` is ``"sms"`` or ``"email"``).
         contacts: contacts by id.
+        custom_fields: custom contact field titles by field id.
+        tags: tags by id.
+        templates: message templates by id.
+        surveys: Survey objects by id.
         conversations: conversations by id.
         messages: every message in creation order (creation times strictly increase).
         lists: v2 lists by id.
         schedules: Scheduled objects by id, as ``GET /v1/schedule/{id}`` returns them.
         ledger: every committed send.
         opted_out: phones that refuse messages (sends answer 400 ``unsubscribed_number``).
+        admin_opted_out: the subset of ``opted_out`` the team unsubscribed (``set_status``).
+        blocked: blocked phones (``set_status``).
+        contact_timeline, conversation_timeline, tag_timeline, template_timeline: ids in
+            ``updated`` order, for the ``date`` cursors.
     """
 
     def __init__(self, *, seed: int = 0, list_size: int = 10_000, start_us: int = 0) -> None:
         self.rng = random.Random(seed)
+        # A separate generator, so adding contacts does not shift the UUIDs drawn from rng.
+        self._id_rng = random.Random(f"sandbox-ids:{seed}")
+        self._contact_uuid_prefix = _uuid_prefix(self._id_rng)
+        self._channel_uuid_prefix = _uuid_prefix(self._id_rng)
         self.team: dict[str, Any] = {
             "id": TEAM_ID,
             "name": "Sandbox Team",
@@ -333,12 +559,23 @@ class SandboxState:
             43: _inbox(43, "Support", "14155550143", [7, 9], "sms"),
             EMAIL_INBOX_ID: _inbox(EMAIL_INBOX_ID, "Email", None, [7, 8], "email"),
         }
+        self.users: dict[int, TeamUser] = {}
         self.contacts: dict[int, Contact] = {}
         self.contacts_by_phone: dict[str, Contact] = {}
         self.contacts_by_email: dict[str, Contact] = {}
+        self.contact_timeline = Timeline()
+        self.custom_fields: dict[int, str] = {}
+        self.tags: dict[int, TagRecord] = {}
+        self.tag_members: dict[int, set[int]] = {}  # tag id -> contact ids
+        self.tag_timeline = Timeline()
+        self.templates: dict[int, TemplateRecord] = {}
+        self.template_by_local_id: dict[str, int] = {}
+        self.template_timeline = Timeline()
+        self.surveys: dict[int, dict[str, Any]] = {}
         self.conversations: dict[int, Conversation] = {}
         self._conversation_index: dict[tuple[int, str], Conversation] = {}
         self._conversations_by_target: dict[str, list[Conversation]] = {}
+        self.conversation_timeline = Timeline()
         self.messages: list[MessageRecord] = []
         self.message_created: list[int] = []  # parallel to messages, for bisect
         self.lists: dict[int, ListRecord] = {}
@@ -346,6 +583,8 @@ class SandboxState:
         self.schedule_requests: dict[int, dict[str, Any]] = {}  # the merged request bodies
         self.ledger = Ledger()
         self.opted_out: set[str] = set()
+        self.admin_opted_out: set[str] = set()
+        self.blocked: set[str] = set()
         # local_id memory per endpoint family (§4): local_id -> the original answer.
         self.sent_by_local_id: dict[str, dict[str, Any]] = {}
         self.email_by_local_id: dict[str, dict[str, Any]] = {}
@@ -354,15 +593,64 @@ class SandboxState:
         # Distinct id ranges per object type make a mixed-up id fail loudly in tests.
         self._next_id = {
             "message": 100_001,
-            "conversation": 500_001,
+            "template": 200_001,
             "contact": 300_001,
+            "conversation": 500_001,
+            "tag": 600_001,
             "list": 700_001,
+            "survey": 800_001,
             "schedule": 900_001,
+            "field": 201,
+            "channel": 1,
         }
         self._last_message_us = 0
+        self._seed(start_us)
+
+    def _seed(self, start_us: int) -> None:
+        for member_id, first, last, phone, email in _SEED_USERS:
+            role = next(m["role"] for m in self.team["members"] if m["id"] == member_id)
+            self.users[member_id] = TeamUser(
+                id=member_id,
+                first=first,
+                last=last,
+                phone=phone,
+                email=email,
+                role_id=ROLE_IDS[role],
+                created_us=start_us,
+                updated_us=start_us,
+            )
+        field_ids = [self.add_custom_field(title) for title in _SEED_FIELDS]
+        tag_ids = [
+            self.add_tag(tag, color, self._seed_uuid(), start_us).id for tag, color in _SEED_TAGS
+        ]
         for index, (first, last) in enumerate(_SEED_CONTACTS):
             contact = self.contact_for_phone(f"1510555{index + 100:04d}", start_us)
             contact.first, contact.last = first, last
+        ada, grace = self.contacts_by_phone["15105550100"], self.contacts_by_phone["15105550102"]
+        self.set_channel(ada, "email", "ada@sandbox.example", start_us)
+        ada.custom = {str(field_ids[0]): "Analytical Engines Ltd", str(field_ids[2]): "gold"}
+        self.set_contact_tags(ada, [tag_ids[0]])
+        self.set_contact_tags(grace, [tag_ids[0], tag_ids[1]])
+        for name, text, archived in _SEED_TEMPLATES:
+            self.add_template(
+                name=name,
+                content={"text": text, "gallery": []},
+                local_id=None,
+                uuid=self._seed_uuid(),
+                archived=archived,
+                now_us=start_us,
+            )
+        for offset, (name, kind, question) in enumerate(_SEED_SURVEYS):
+            survey_id = self.new_id("survey")
+            date = rfc3339(start_us + offset)
+            self.surveys[survey_id] = {
+                "id": survey_id,
+                "name": name,
+                "type": kind,
+                "question": question,
+                "created": date,
+                "updated": date,
+            }
 
     # ids and time
 
@@ -373,6 +661,10 @@ class SandboxState:
 
     def new_uuid(self) -> str:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+    def _seed_uuid(self) -> str:
+        # Not from rng, so seeding leaves the UUIDs the API hands out unchanged.
+        return str(uuid.UUID(int=self._id_rng.getrandbits(128), version=4))
 
     def message_stamp(self, now_us: int) -> int:
         """A creation time after every earlier message's, so date cursors never tie."""
@@ -389,19 +681,249 @@ class SandboxState:
     def contact_for_phone(self, phone: str, now_us: int) -> Contact:
         contact = self.contacts_by_phone.get(phone)
         if contact is None:
-            contact = Contact(id=self.new_id("contact"), phone=phone, created_us=now_us)
-            self.contacts[contact.id] = contact
-            self.contacts_by_phone[phone] = contact
+            contact = self.new_contact(now_us)
+            self.set_channel(contact, "phone", phone, contact.created_us)
         return contact
 
     def contact_for_email(self, email: str, now_us: int) -> Contact:
-        key = email.lower()
-        contact = self.contacts_by_email.get(key)
+        contact = self.contacts_by_email.get(email.lower())
         if contact is None:
-            contact = Contact(id=self.new_id("contact"), email=email, created_us=now_us)
-            self.contacts[contact.id] = contact
-            self.contacts_by_email[key] = contact
+            contact = self.new_contact(now_us)
+            self.set_channel(contact, "email", email, contact.created_us)
         return contact
+
+    def contact_by_uuid(self, text: str) -> Contact | None:
+        """The contact whose v2 id is ``text`` (case-insensitive), if any."""
+        text = text.lower()
+        prefix = self._contact_uuid_prefix
+        if len(text) != 36 or not text.startswith(prefix) or text[23] != "-":
+            return None
+        tail = text[24:]
+        if not _HEX12.issuperset(tail):
+            return None
+        return self.contacts.get(int(tail, 16))
+
+    def channel_owner(self, channel_type: str, value: str) -> Contact | None:
+        """The contact holding this phone or email (other channel types are not unique)."""
+        if channel_type == "phone":
+            return self.contacts_by_phone.get(value)
+        if channel_type == "email":
+            return self.contacts_by_email.get(value.lower())
+        return None
+
+    # contacts
+
+    def new_contact(self, now_us: int) -> Contact:
+        """A contact with no channels yet, stamped after every other contact."""
+        contact_id = self.new_id("contact")
+        stamp = self.contact_timeline.touch(contact_id, now_us)
+        contact = Contact(
+            id=contact_id,
+            uuid=f"{self._contact_uuid_prefix}-{contact_id:012x}",
+            created_us=stamp,
+            updated_us=stamp,
+        )
+        self.contacts[contact_id] = contact
+        return contact
+
+    def touch_contact(self, contact: Contact, now_us: int) -> None:
+        """Record a change: a new ``updated`` stamp (the contact pages first) and ``rev``."""
+        contact.updated_us = self.contact_timeline.touch(contact.id, now_us)
+        contact.rev += 1
+
+    def set_channel(
+        self,
+        contact: Contact,
+        channel_type: str,
+        value: str,
+        now_us: int,
+        *,
+        handle: Any = None,
+        info: Any = None,
+    ) -> ChannelRecord:
+        """Add or replace the contact's channel of this type (the caller checked ownership)."""
+        record = contact.channels.get(channel_type)
+        if record is None:
+            serial = self.new_id("channel")
+            record = ChannelRecord(
+                id=f"{self._channel_uuid_prefix}-{serial:012x}",
+                type=channel_type,
+                value=value,
+                handle=handle,
+                info=info,
+                created_us=now_us,
+                updated_us=now_us,
+            )
+            contact.channels[channel_type] = record
+        else:
+            self._unindex(contact, channel_type)
+            record.value, record.handle, record.info = value, handle, info
+            record.updated_us = now_us
+        if channel_type == "phone":
+            contact.phone = value
+            self.contacts_by_phone[value] = contact
+        elif channel_type == "email":
+            contact.email = value
+            self.contacts_by_email[value.lower()] = contact
+        return record
+
+    def drop_channel(self, contact: Contact, channel_type: str) -> None:
+        if channel_type not in contact.channels:
+            return
+        self._unindex(contact, channel_type)
+        del contact.channels[channel_type]
+        if channel_type == "phone":
+            contact.phone = None
+        elif channel_type == "email":
+            contact.email = None
+
+    def _unindex(self, contact: Contact, channel_type: str) -> None:
+        if channel_type == "phone" and contact.phone is not None:
+            if self.contacts_by_phone.get(contact.phone) is contact:
+                del self.contacts_by_phone[contact.phone]
+        elif channel_type == "email" and contact.email is not None:
+            key = contact.email.lower()
+            if self.contacts_by_email.get(key) is contact:
+                del self.contacts_by_email[key]
+
+    def set_contact_tags(self, contact: Contact, tag_ids: Iterable[int]) -> None:
+        for tag_id in contact.tags:
+            self.tag_members.get(tag_id, set()).discard(contact.id)
+        contact.tags = tuple(dict.fromkeys(tag_ids))
+        for tag_id in contact.tags:
+            self.tag_members.setdefault(tag_id, set()).add(contact.id)
+
+    def delete_contact(self, contact: Contact) -> None:
+        """Forget the contact everywhere: indexes, tags and list memberships. Conversations
+        and messages with its numbers stay, as they belong to the inbox."""
+        for channel_type in list(contact.channels):
+            self.drop_channel(contact, channel_type)
+        self.set_contact_tags(contact, ())
+        for record in self.lists.values():
+            record.members.pop(contact.id, None)
+        self.contact_timeline.remove(contact.id)
+        del self.contacts[contact.id]
+
+    def contact_json(self, contact: Contact, *, v2: bool = False) -> dict[str, Any]:
+        """The Contact object (§2.4); v2 endpoints name contacts by ``uuid`` in ``id``."""
+        tags = self.tags
+        return {
+            "id": contact.uuid if v2 else contact.id,
+            "uuid": contact.uuid,
+            "first": contact.first,
+            "last": contact.last,
+            "display_name": contact.shown_name,
+            "phone": contact.phone,
+            "email": contact.email,
+            "avatar": contact.avatar,
+            "custom": dict(contact.custom),
+            "team_id": TEAM_ID,
+            "creator_id": OWNER_ID,
+            "shared": True,
+            "created": rfc3339(contact.created_us),
+            "updated": rfc3339(contact.updated_us),
+            "rev": contact.rev,
+            "op": "i" if contact.rev == 1 else "u",
+            "assigned_user_id": contact.assigned_user_id,
+            # Each tag carries tag_id, the write format, so a read-modify-write keeps it.
+            "tags": [
+                {"tag_id": t, "tag": tags[t].tag, "color": tags[t].color} for t in contact.tags
+            ],
+            "is_opted_out": contact.phone is not None and contact.phone in self.opted_out,
+        }
+
+    def channel_json(self, contact: Contact, record: ChannelRecord) -> dict[str, Any]:
+        return {
+            "id": record.id,
+            "team_id": TEAM_ID,
+            "contact_id": contact.uuid,
+            "channel_type": record.type,
+            "channel_id": record.value,
+            "info_channel": record.info,
+            "channel_handle": record.handle,
+            "created": rfc3339(record.created_us),
+            "updated": rfc3339(record.updated_us),
+        }
+
+    def add_custom_field(self, title: str) -> int:
+        field_id = self.new_id("field")
+        self.custom_fields[field_id] = title
+        return field_id
+
+    # tags and templates
+
+    def add_tag(self, tag: str, color: str | None, uuid: str, now_us: int) -> TagRecord:
+        tag_id = self.new_id("tag")
+        stamp = self.tag_timeline.touch(tag_id, now_us)
+        record = TagRecord(
+            id=tag_id, tag=tag, color=color, uuid=uuid, created_us=stamp, updated_us=stamp
+        )
+        self.tags[tag_id] = record
+        return record
+
+    def delete_tag(self, record: TagRecord, now_us: int) -> None:
+        """Remove the tag, and from every contact holding it (each counts as changed)."""
+        for contact_id in sorted(self.tag_members.pop(record.id, ())):
+            contact = self.contacts[contact_id]
+            contact.tags = tuple(t for t in contact.tags if t != record.id)
+            self.touch_contact(contact, now_us)
+        del self.tags[record.id]
+        self.tag_timeline.remove(record.id)
+
+    def add_template(
+        self,
+        *,
+        name: str,
+        content: dict[str, Any],
+        local_id: str | None,
+        uuid: str,
+        archived: bool,
+        now_us: int,
+    ) -> TemplateRecord:
+        template_id = self.new_id("template")
+        stamp = self.template_timeline.touch(template_id, now_us)
+        record = TemplateRecord(
+            id=template_id,
+            name=name,
+            content=content,
+            local_id=local_id,
+            uuid=uuid,
+            archived=archived,
+            creator_id=OWNER_ID,
+            created_us=stamp,
+            updated_us=stamp,
+        )
+        self.templates[template_id] = record
+        if local_id is not None:
+            self.template_by_local_id[local_id] = template_id
+        return record
+
+    # users
+
+    def update_user(
+        self,
+        user: TeamUser,
+        *,
+        first: str | None,
+        last: str | None,
+        role_id: int | None,
+        now_us: int,
+    ) -> None:
+        """Change a membership, and the matching ``GET /v1/team`` member with it."""
+        if first is not None:
+            user.first = first
+        if last is not None:
+            user.last = last
+        if role_id is not None:
+            user.role_id = role_id
+        user.updated_us = now_us
+        roles = {number: name for name, number in ROLE_IDS.items()}
+        for member in self.team["members"]:
+            if member["id"] == user.id:
+                member["name"] = user.name
+                member["role"] = roles[user.role_id]
+
+    # conversations
 
     def conversation_for(
         self,
@@ -430,6 +952,7 @@ class SandboxState:
             title=title,
         )
         self.conversations[conversation.id] = conversation
+        self.touch_conversation(conversation, now_us)
         if reuse:
             self._conversation_index[key] = conversation
             self._conversations_by_target.setdefault(target, []).append(conversation)
@@ -440,6 +963,43 @@ class SandboxState:
 
     def conversations_with_target(self, target: str) -> list[Conversation]:
         return list(self._conversations_by_target.get(target, ()))
+
+    def touch_conversation(self, conversation: Conversation, now_us: int) -> None:
+        """A new ``updated`` stamp: the conversation pages first again (§2.3)."""
+        conversation.updated_us = self.conversation_timeline.touch(conversation.id, now_us)
+
+    def move_conversation(self, conversation: Conversation, inbox_id: int, now_us: int) -> None:
+        """Transfer to another inbox (the caller checked the destination is free)."""
+        old_key = (conversation.inbox_id, conversation.target)
+        if self._conversation_index.get(old_key) is conversation:
+            del self._conversation_index[old_key]
+            self._conversation_index[(inbox_id, conversation.target)] = conversation
+        conversation.inbox_id = inbox_id
+        self.touch_conversation(conversation, now_us)
+
+    def conversation_json(self, conversation: Conversation) -> dict[str, Any]:
+        """The full Conversation object (§2.3) of ``GET /v1/conversations/{id}``."""
+        inbox = self.inboxes.get(conversation.inbox_id)
+        names = {member["id"]: member["name"] for member in self.team["members"]}
+        member_ids = inbox["members"] if inbox is not None else []
+        return {
+            **conversation.summary(),
+            "updated": rfc3339(conversation.updated_us),
+            "assigned": conversation.assigned,
+            "blocked": conversation.target in self.blocked,
+            "email_noti": False,
+            "last_inbound": None,  # the sandbox never receives messages
+            "local_id": None,
+            "members": [{"id": m, "name": names.get(m)} for m in member_ids],
+            "muted": False,
+            "noreply": None,
+            "op": "u",
+            "read": 0 if conversation.unread else 1,
+            "replied": False,
+            "snooze_till": None,
+            "super": None,
+            "support": False,
+        }
 
     # writes
 
@@ -492,4 +1052,5 @@ class SandboxState:
         self.message_created.append(stamp)
         conversation.messages.append(record)
         conversation.created.append(stamp)
+        self.touch_conversation(conversation, stamp)
         return record

@@ -198,3 +198,12 @@ async def test_validation_error_from_the_server_is_not_retried(
     assert info.value.code == "unsubscribed_number"
     assert info.value.request_id
     assert sandbox.stats.requests(SEND) == 1
+
+
+async def test_blocked_contact_cannot_be_texted(hm: HeymarketClient, sandbox: Sandbox) -> None:
+    """After set_status(blocked) a send to that phone is refused with 400 blocked_number."""
+    await hm.contacts.set_status(phone=PHONE, status="blocked")
+    with pytest.raises(BadRequestError) as info:
+        await _send(hm, sandbox)
+    assert info.value.code == "blocked_number"
+    assert len(sandbox.ledger) == 0

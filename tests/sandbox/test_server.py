@@ -846,26 +846,25 @@ async def test_repr_hides_the_secret(sandbox: Sandbox) -> None:
 
 
 def test_routes_are_the_documented_paths() -> None:
-    """The emulated routes are exactly the documented paths."""
+    """The seed endpoints are routed (test_more_api.py checks the full documented set)."""
     keys = Sandbox().route_keys
-    assert sorted(keys) == sorted(
-        [
-            "GET /v1/team",
-            "GET /v1/inboxes",
-            "POST /v1/message/send",
-            "GET /v1/messages",
-            "POST /v1/messages/all",
-            "POST /v1/messages/all/count",
-            "POST /v1/email/send",
-            "POST /v2/lists",
-            "PUT /v2/lists/{id}",
-            "DELETE /v2/lists/{id}",
-            "POST /v1/schedule",
-            "GET /v1/schedule/{id}",
-            "PUT /v1/schedule/{id}",
-            "DELETE /v1/schedule/{id}",
-        ]
-    )
+    assert len(keys) == len(set(keys))
+    assert set(keys) >= {
+        "GET /v1/team",
+        "GET /v1/inboxes",
+        "POST /v1/message/send",
+        "GET /v1/messages",
+        "POST /v1/messages/all",
+        "POST /v1/messages/all/count",
+        "POST /v1/email/send",
+        "POST /v2/lists",
+        "PUT /v2/lists/{id}",
+        "DELETE /v2/lists/{id}",
+        "POST /v1/schedule",
+        "GET /v1/schedule/{id}",
+        "PUT /v1/schedule/{id}",
+        "DELETE /v1/schedule/{id}",
+    }
     assert NOW % 900 == 0  # the fake "now" sits on a quarter hour, as the schedule tests assume
 
 
