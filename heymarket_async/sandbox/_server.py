@@ -404,6 +404,10 @@ class Sandbox:
             response = await self._handle(request, request_id)
         except asyncio.CancelledError:
             raise
+        except ConnectionResetError:
+            # The client went away mid-request (e.g. Ctrl-C): nobody is left to answer.
+            logger.debug("client disconnected during %s %s", request.method, request.path)
+            raise
         except Exception:
             # A bug in the sandbox, not a simulated fault: answer like the API would, loudly.
             logger.exception(

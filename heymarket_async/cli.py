@@ -1,0 +1,93 @@
+"""The ``heymarket`` command: the Heymarket API, bulk sends and a local sandbox from a shell.
+
+::
+
+    heymarket demo                                  # faults injected, nothing sent twice
+    heymarket sandbox --port 8080                   # a fake API for offline testing
+    heymarket inboxes --json                        # credentials from HEYMARKET_* variables
+    heymarket broadcast --csv april.csv --inbox 42 --creator 7 --text "Sale!" \\
+        --key april-2026 --journal april.sqlite3    # resumable
+
+Exit statuses: 0 success; 1 a job ran but not every recipient was sent (bad rows, failures,
+unknown outcomes, or a duplicate or loss in ``demo``); 2 nothing was sent because of the
+command line, configuration, credentials or a request field; 3 the API refused a request
+or did not answer; 130 interrupted. Errors are one line on stderr (with the request id
+for API errors); with ``--json`` an ``{"ok": false, "error": {...}}`` document is also
+written to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Sequence
+
+from ._cli import _api, _broadcast, _demo, _sandbox
+from ._cli._args import HELP_FORMATTER, Handler
+from ._cli._output import CommandError, ExitCode, Output, exit_code_for
+from ._version import version
+from .errors import HeymarketError
+
+__all__ = ["ExitCode", "build_parser", "main", "run"]
+
+_ENVIRONMENT_HELP = """\
+credentials (never passed on the command line):
+  HEYMARKET_SECRET_ID and HEYMARKET_SECRET_KEY   API Secret (preferred), or
+  HEYMARKET_API_KEY                              a legacy team API key
+  HEYMARKET_BASE_URL                             API root (or --base-url)
+
+exit status: 0 ok, 1 a job had failures (or duplicates, in demo),
+  2 usage, configuration or validation error (nothing sent), 3 API or network error
+
+example:
+  heymarket demo
+  heymarket send --inbox 42 --creator 7 --phone 15105553344 --text 'Hi'
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``heymarket`` command."""
+    parser = argparse.ArgumentParser(
+        prog="heymarket",
+        description="Send messages with Heymarket from the command line, safely in bulk.",
+        epilog=_ENVIRONMENT_HELP,
+        formatter_class=HELP_FORMATTER,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _demo.register(sub)
+    _sandbox.register(sub)
+    _api.register(sub)
+    _broadcast.register(sub)
+    return parser
+
+
+async def run(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` and run the command in the current event loop; return the exit status.
+
+    :func:`main` wraps this in :func:`asyncio.run`; call it directly from async code.
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error already printed
+        return exc.code if isinstance(exc.code, int) else ExitCode.USAGE
+    out = Output(json_mode=args.json, quiet=args.quiet)
+    handler: Handler = args.handler
+    try:
+        return await handler(args, out)
+    except (HeymarketError, CommandError) as exc:
+        out.error(exc)
+        return exit_code_for(exc)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``heymarket`` console script; returns the exit status."""
+    try:
+        return asyncio.run(run(argv))
+    except KeyboardInterrupt:
+        Output().warn(
+            "interrupted; a broadcast run again with the same --key and --journal resumes "
+            "where it stopped, sending nothing twice"
+        )
+        return ExitCode.INTERRUPTED
