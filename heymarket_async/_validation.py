@@ -28,6 +28,8 @@ __all__ = [
     "PHONE_RE",
     "aware_datetime",
     "boolean",
+    "check_exactly_one",
+    "check_group",
     "check_phone",
     "check_positive_int",
     "email_address",
@@ -312,3 +314,26 @@ def read_leniently(
         return base(data, cls)  # type: ignore[arg-type]
 
     converter.register_structure_hook(cls, structure)
+
+
+def check_exactly_one(options: Iterable[tuple[str, object]], *, choices: str) -> None:
+    """Raise unless exactly one of ``options`` is set (``None`` or empty means unset).
+
+    Args:
+        options: (field name, value) pairs.
+        choices: how the error names the alternatives, e.g. ``"target or targets"``.
+    """
+    given = [name for name, value in options if value is not None and value != ()]
+    if len(given) != 1:
+        got = " and ".join(given) if given else "none"
+        raise RequestValidationError(None, f"give exactly one {choices}; got {got}")
+
+
+def check_group(numbers: tuple[str, ...], *, single: str) -> None:
+    """A group conversation needs 2+ distinct numbers; ``single`` names the one-number field."""
+    if len(numbers) < 2:
+        raise RequestValidationError(
+            "targets", f"a group needs at least 2 numbers; use {single} for one recipient"
+        )
+    if len(set(numbers)) != len(numbers):
+        raise RequestValidationError("targets", "a number appears more than once")

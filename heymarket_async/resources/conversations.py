@@ -93,22 +93,12 @@ class ConversationsQuery:
 def _check_one_target(
     *, chat_id: int | None = None, target: str | None, targets: tuple[str, ...], chat: bool
 ) -> None:
-    given = [
-        name
-        for name, value in (("chat_id", chat_id), ("target", target), ("targets", targets or None))
-        if value is not None
-    ]
-    if len(given) != 1:
-        names = "chat_id, target or targets" if chat else "target or targets"
-        got = " and ".join(given) if given else "none"
-        raise RequestValidationError(None, f"give exactly one of {names}; got {got}")
+    check.check_exactly_one(
+        (("chat_id", chat_id), ("target", target), ("targets", targets)),
+        choices="of chat_id, target or targets" if chat else "of target or targets",
+    )
     if targets:
-        if len(targets) < 2:
-            raise RequestValidationError(
-                "targets", "a group conversation has at least 2 numbers; use target for one"
-            )
-        if len(set(targets)) != len(targets):
-            raise RequestValidationError("targets", "a number appears more than once")
+        check.check_group(targets, single="target")
 
 
 @attrs.frozen(kw_only=True)

@@ -236,31 +236,17 @@ class SendMessage:
 
     def __attrs_post_init__(self) -> None:
         # §2.1 rules: exactly one target family, and some content.
-        given = [
-            name
-            for name, value in (
+        check.check_exactly_one(
+            (
                 ("phone_number", self.phone_number),
                 ("chat_id", self.chat_id),
                 ("list_id", self.list_id),
-                ("targets", self.targets or None),
-            )
-            if value is not None
-        ]
-        if len(given) != 1:
-            got = " and ".join(given) if given else "none"
-            raise RequestValidationError(
-                None,
-                "give exactly one target: phone_number, chat_id, list_id (with local_id) "
-                f"or targets (group MMS); got {got}",
-            )
+                ("targets", self.targets),
+            ),
+            choices="target: phone_number, chat_id, list_id (with local_id) or targets (group MMS)",
+        )
         if self.targets:
-            if len(self.targets) < 2:
-                raise RequestValidationError(
-                    "targets",
-                    "a group MMS needs at least 2 numbers; use phone_number for one recipient",
-                )
-            if len(set(self.targets)) != len(self.targets):
-                raise RequestValidationError("targets", "a number appears more than once")
+            check.check_group(self.targets, single="phone_number")
         if self.text is None and self.template_id is None and self.media_url is None:
             raise RequestValidationError(None, "give some content: text, template_id or media_url")
 

@@ -210,23 +210,16 @@ class _ScheduleBody:
     )
 
     def __attrs_post_init__(self) -> None:
-        given = [
-            name
-            for name, value in (
+        check.check_exactly_one(
+            (
                 ("phone_number", self.phone_number),
                 ("conversation_id", self.conversation_id),
                 ("list_id", self.list_id),
-                ("targets", self.targets or None),
-            )
-            if value is not None
-        ]
-        if len(given) != 1:
-            got = " and ".join(given) if given else "none"
-            raise RequestValidationError(
-                None,
-                "give exactly one target: phone_number, conversation_id, list_id or targets; "
-                f"got {got}",
-            )
+                ("targets", self.targets),
+            ),
+            choices="target: phone_number, conversation_id, list_id or targets",
+        )
+        # Items may be objects (their shape is undocumented), so only the count is checked.
         if self.targets and len(self.targets) < 2:
             raise RequestValidationError(
                 "targets", "a group MMS needs at least 2 recipients; use phone_number for one"
