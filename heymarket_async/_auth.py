@@ -20,6 +20,7 @@ from .errors import ConfigurationError
 Clock = Callable[[], float]
 
 JWT_HEADER: Final[Mapping[str, str]] = {"alg": "HS256", "typ": "JWT"}
+_NEVER_EXPIRES: Final = float("inf")  # the minted_at of a static API key
 
 
 def _non_empty(_inst: object, attribute: attrs.Attribute[str], value: object) -> None:
@@ -97,7 +98,7 @@ class TokenCache:
         self._lock = asyncio.Lock()
         self.mint_count = 0
         if isinstance(credentials, ApiKeyCredentials):
-            self._token = Token(credentials.api_key, minted_at=float("inf"))
+            self._token = Token(credentials.api_key, minted_at=_NEVER_EXPIRES)
 
     def __repr__(self) -> str:
         return f"<TokenCache {type(self._credentials).__name__} lifetime={self._lifetime}s>"
@@ -113,7 +114,7 @@ class TokenCache:
             return None
         age = self._clock() - token.minted_at
         # A clock that stepped backwards also makes the token suspect.
-        if token.minted_at != float("inf") and not 0 <= age < self._lifetime:
+        if token.minted_at != _NEVER_EXPIRES and not 0 <= age < self._lifetime:
             return None
         return token
 

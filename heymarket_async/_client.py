@@ -7,6 +7,7 @@ a 401 invalidates the token used and repeats once with a fresh one.
 from __future__ import annotations
 
 import enum
+import functools
 import logging
 import os
 import time
@@ -263,10 +264,11 @@ class HeymarketClient:
         url = self.base_url + request.path
         body = request.body_bytes()
         description = f"{request.method} {request.path}"
-
-        async def attempt() -> ApiResponse:
-            return await self._send_authenticated(request, url, body, timeouts, description)
-
+        # A partial, not a wrapping coroutine: each attempt awaits _send_authenticated
+        # directly, one coroutine and one frame fewer on every resume.
+        attempt = functools.partial(
+            self._send_authenticated, request, url, body, timeouts, description
+        )
         return await call_with_retries(
             attempt,
             policy=self.retry_policy,
