@@ -128,6 +128,18 @@ async def call_with_retries(
         description: names the request in DEBUG logs (no secrets, no bodies).
     """
 
+    must_reconcile = False
+    # Fast path: tenacity's per-attempt bookkeeping costs more CPU than the rest of a
+    # request's Python work, and most first attempts succeed. So attempt 1 runs here, and
+    # only its failure builds the retry loop below, recorded there as attempt 1.
+    started = time.monotonic()
+    try:
+        return await attempt()
+    except BaseException as exc:  # noqa: BLE001 - recorded below; tenacity re-raises it
+        if isinstance(exc, ServerError | TransportError):
+            must_reconcile = is_ambiguous(exc)
+        first_failure: BaseException | None = exc
+
     def log_retry(state: RetryCallState) -> None:
         if logger.isEnabledFor(logging.DEBUG):
             exc = state.outcome.exception() if state.outcome else None
@@ -140,7 +152,7 @@ async def call_with_retries(
             )
 
     stop, wait = _stop_and_wait(policy)
-    # A fresh AsyncRetrying per call: it holds this call's attempt count and start time.
+    # A fresh AsyncRetrying per call (a shared one would mix up calls' attempt counts).
     retrying = AsyncRetrying(
         stop=stop,
         wait=wait,
@@ -149,17 +161,6 @@ async def call_with_retries(
         reraise=True,
         sleep=_sleep,  # read at each call, so tests can replace it
     )
-    must_reconcile = False
-    # Fast path: tenacity's per-attempt bookkeeping costs more CPU than the rest of a
-    # request's Python work, and most first attempts succeed. So attempt 1 runs here, and
-    # only its failure enters the loop below, recorded there as attempt 1.
-    started = time.monotonic()
-    try:
-        return await attempt()
-    except BaseException as exc:  # noqa: BLE001 - recorded below; tenacity re-raises it
-        if isinstance(exc, ServerError | TransportError):
-            must_reconcile = is_ambiguous(exc)
-        first_failure: BaseException | None = exc
     async for try_ in retrying:
         if first_failure is not None:
             state = try_.retry_state
