@@ -134,6 +134,7 @@ def reconciler(
     timeout: Timeout = USE_CLIENT_DEFAULT,
     *,
     since: datetime | None = None,
+    max_pages: int = DEFAULT_MAX_PAGES,
     on_found: Callable[[Message], None] | None = None,
 ) -> Reconcile[ApiResponse]:
     """The ``reconcile`` hook for ``requester.request``: a found message becomes the answer.
@@ -146,7 +147,9 @@ def reconciler(
 
     async def reconcile() -> ApiResponse | None:
         try:
-            found = await find_sent(requester, send, since=since, timeout=timeout)
+            found = await find_sent(
+                requester, send, since=since, max_pages=max_pages, timeout=timeout
+            )
         except ReconciliationError:
             raise
         except HeymarketError as exc:

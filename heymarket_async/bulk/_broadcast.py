@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Final
 
 import attrs
 
-from .._validation import check_phone, normalize_phone
+from .._validation import check_phone, check_positive_int, normalize_phone
 from ..errors import BulkSendError, HeymarketError, RequestValidationError
 from ..resources.messages import SendMessage
 from ._journal import ChunkRecord, Journal, opened
@@ -28,7 +28,6 @@ from ._sender import (
     OutcomeStatus,
     _aiter,
     _check_key,
-    _is_positive_int,
     opt_out_reason,
 )
 
@@ -325,8 +324,8 @@ async def broadcast(
     }
     # Validates ids and content up front, before anything goes on the wire.
     SendMessage(inbox_id=inbox_id, creator_id=creator_id, list_id=1, local_id=key, **content)  # type: ignore[arg-type]
-    if list_size is not None and not _is_positive_int(list_size):
-        raise RequestValidationError("list_size", "must be a positive integer")
+    if list_size is not None:
+        check_positive_int("list_size", list_size)
     if not isinstance(skip_opted_out, bool):
         raise RequestValidationError("skip_opted_out", "must be True or False")
     started = time.perf_counter()

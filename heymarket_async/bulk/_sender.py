@@ -26,7 +26,7 @@ import attrs
 
 from .._reconcile import find_sent, reconciler
 from .._retry import is_ambiguous, pause
-from .._validation import is_generated_local_id
+from .._validation import check_positive_int, is_generated_local_id
 from ..errors import HeymarketError, NotFoundError, RequestValidationError
 from ..resources.messages import (
     Message,
@@ -116,10 +116,6 @@ class BatchReport:
     def ok(self) -> bool:
         """Whether every request ended sent or skipped."""
         return self.failed == 0 and self.unknown == 0
-
-
-def _is_positive_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 def _check_key(key: object) -> str:
@@ -247,6 +243,7 @@ class Delivery:
             self._client,
             send,
             since=datetime.fromtimestamp(first_attempt, UTC),
+            max_pages=RECONCILE_MAX_PAGES,  # the same reach as `look`
             on_found=found_by_hook.append,
         )
 
@@ -383,12 +380,10 @@ class BatchSender:
         rounds: int = DEFAULT_ROUNDS,
         skip_opted_out: bool = False,
     ) -> None:
-        if not _is_positive_int(concurrency):
-            raise RequestValidationError("concurrency", "must be a positive integer")
+        check_positive_int("concurrency", concurrency)
         if on_unknown not in {"reconcile", "fail"}:
             raise RequestValidationError("on_unknown", "must be 'reconcile' or 'fail'")
-        if not _is_positive_int(rounds):
-            raise RequestValidationError("rounds", "must be a positive integer")
+        check_positive_int("rounds", rounds)
         if not isinstance(skip_opted_out, bool):
             raise RequestValidationError("skip_opted_out", "must be True or False")
         self._client = client
