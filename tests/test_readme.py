@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,3 +24,34 @@ async def test_readme_sandbox_example_runs() -> None:
     namespace: dict[str, Any] = {}
     exec(compile(block, "README sandbox example", "exec"), namespace)  # noqa: S102
     await namespace["check_no_double_sends"]()
+
+
+def _bash_block(name: str) -> str:
+    match = re.search(rf"<!-- {name} -->\n```bash\n(.*?)```", README.read_text(), re.DOTALL)
+    assert match is not None, f"README.md lost its <!-- {name} --> command"
+    return match.group(1).strip()
+
+
+def test_readme_commands_install_from_a_checkout() -> None:
+    """.ci/run runs these two blocks verbatim; both must work from a fresh clone."""
+    first_run = _bash_block("first-run")
+    assert first_run.startswith('pip install ".[cli]"')
+    assert first_run.endswith("heymarket demo")
+    assert "python -m pytest" in _bash_block("test-command")
+
+
+def test_readme_fixture_example_passes_in_a_fresh_project(tmp_path: Path) -> None:
+    """The pytest fixture example, copied into a project with no pytest configuration
+    (pytest-asyncio's default strict mode), passes as written."""
+    [block] = [b for b in BLOCKS if "async def test_welcome_text" in b]
+    (tmp_path / "test_example.py").write_text(block)
+    result = subprocess.run(  # noqa: S603 - our own interpreter, a fixed argument list
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout
