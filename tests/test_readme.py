@@ -55,3 +55,16 @@ def test_readme_fixture_example_passes_in_a_fresh_project(tmp_path: Path) -> Non
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed" in result.stdout
+
+
+@pytest.mark.parametrize("function", ["text_customer", "recent", "other_resources"])
+async def test_readme_sending_examples_run_against_the_sandbox(function: str) -> None:
+    """The README's sending examples use the sandbox's ids, so they run against it as is."""
+    from heymarket_async import HeymarketClient  # noqa: PLC0415
+    from heymarket_async.sandbox import Sandbox  # noqa: PLC0415
+
+    [block] = [b for b in BLOCKS if f"async def {function}(" in b]
+    namespace: dict[str, Any] = {}
+    exec(compile(block, f"README {function}", "exec"), namespace)  # noqa: S102
+    async with Sandbox() as sandbox, HeymarketClient(**sandbox.client_kwargs()) as hm:
+        await namespace[function](hm)
