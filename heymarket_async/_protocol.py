@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 import attrs
 
+from ._validation import check_positive_int, check_text
 from .errors import (
     APIError,
     AuthenticationError,
@@ -46,7 +47,7 @@ _STATUS_ERRORS: Final[Mapping[int, type[APIError]]] = {
 
 # What json.dumps(separators=(",", ":"), ensure_ascii=False) builds on every call, built once
 # (an encoder keeps no state between calls).
-_COMPACT_JSON: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+_COMPACT_JSON: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def _replay_default(request: ApiRequest) -> bool:
@@ -76,10 +77,22 @@ class ApiRequest:
     replay_safe: bool = attrs.field(default=attrs.Factory(_replay_default, takes_self=True))
 
     def body_bytes(self) -> bytes | None:
-        """The JSON body as compact UTF-8 bytes, or ``None`` when there is no body."""
+        """The JSON body as compact UTF-8 bytes, or ``None`` when there is no body.
+
+        Raises:
+            RequestValidationError: the body is not strict JSON (NaN, infinities, lone
+                surrogates, values JSON cannot hold).
+        """
         if self.json is None:
             return None
-        return _COMPACT_JSON.encode(self.json).encode()
+        try:
+            return _COMPACT_JSON.encode(self.json).encode()
+        except (ValueError, TypeError, RecursionError) as exc:
+            # NaN/Infinity (not JSON), a lone surrogate (not UTF-8), an int too long to
+            # print, an object JSON cannot hold, or a cycle: nothing is sent.
+            raise RequestValidationError(
+                None, f"the request body cannot be sent as JSON: {exc}"
+            ) from exc
 
 
 @attrs.frozen(kw_only=True)
@@ -94,16 +107,43 @@ class ApiResponse:
 def path(template: str, *params: str | int) -> str:
     """Fill ``{}`` placeholders in ``template`` with URL-quoted path parameters.
 
+    Each parameter is one path segment (see :func:`path_segment`): ints must be positive
+    ids, strings are percent-encoded whole (``/``, ``?``, ``#`` and ``%`` included).
+
     Raises:
-        RequestValidationError: a parameter is empty.
+        RequestValidationError: a parameter is empty, a dot segment, or not a valid id.
     """
-    quoted = []
-    for param in params:
-        text = str(param)
-        if not text:
-            raise RequestValidationError("id", "a path parameter must not be empty")
-        quoted.append(quote(text, safe=""))
-    return template.format(*quoted)
+    return template.format(*(path_segment(param) for param in params))
+
+
+# RFC 3986 §5.2.4: clients and yarl resolve these segments, so they would rewrite the path
+# (a DELETE of ".." would hit the parent collection); quoting leaves dots as they are.
+_DOT_SEGMENTS: Final = frozenset({".", ".."})
+
+
+def path_segment(value: object, *, name: str = "id") -> str:
+    """One URL path segment, percent-encoded, from an id given as an ``int`` or a ``str``.
+
+    Raises:
+        RequestValidationError: ``value`` is a bool, an int below 1 or above 2**63 - 1, an
+            empty or blank string, ``.`` or ``..``, a string with a lone surrogate, or of
+            another type.
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        check_positive_int(name, value)
+        return str(value)
+    if not isinstance(value, str):
+        raise RequestValidationError(
+            name, f"a path parameter must be an int or a str, got {type(value).__name__}"
+        )
+    if not value.strip():
+        raise RequestValidationError(name, "a path parameter must not be empty")
+    if value in _DOT_SEGMENTS:
+        raise RequestValidationError(
+            name, f"{value!r} is a dot segment, which would change the path"
+        )
+    check_text(name, value)
+    return quote(value, safe="")
 
 
 def header(headers: Mapping[str, str], name: str) -> str | None:

@@ -9,11 +9,12 @@ structure hook that lets response models read ``null`` like an absent key.
 
 from __future__ import annotations
 
+import math
 import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
-from typing import Any, Final
+from datetime import UTC, datetime
+from typing import Any, Final, TypeVar
 from urllib.parse import urlsplit
 
 import attrs
@@ -25,17 +26,30 @@ from .errors import RequestValidationError
 __all__ = [
     "EMAIL_RE",
     "LOCAL_ID_RE",
+    "MAX_ID",
+    "MAX_JSON_DEPTH",
     "PHONE_RE",
+    "UUID_RE",
+    "as_tuple",
     "aware_datetime",
     "boolean",
+    "check_aware_datetime",
     "check_exactly_one",
     "check_group",
+    "check_json_value",
     "check_phone",
     "check_positive_int",
+    "check_text",
+    "check_uuid",
     "email_address",
+    "has_lone_surrogate",
     "http_url",
     "int_tuple",
+    "json_value",
     "local_id",
+    "nested",
+    "nested_tuple",
+    "optional_text",
     "GENERATED_LOCAL_ID_PREFIX",
     "is_generated_local_id",
     "new_local_id",
@@ -47,6 +61,7 @@ __all__ = [
     "positive_int",
     "positive_int_tuple",
     "read_leniently",
+    "show",
     "str_tuple",
 ]
 
@@ -62,6 +77,15 @@ EMAIL_RE: Final = re.compile(
     r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
     r"[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 )
+# RFC 9562 text form, any version; braces, URNs and bare hex are not what the API shows.
+UUID_RE: Final = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+MAX_ID: Final = 2**63 - 1
+"""The largest id or JSON integer sent: no API id exceeds a signed 64-bit integer."""
+MAX_JSON_DEPTH: Final = 32
+"""How deeply free-form JSON values (custom fields, template objects) may nest."""
+_MIN_JSON_INT: Final = -(2**63)
+# A lone surrogate cannot be encoded as UTF-8, so it can never be sent.
+_SURROGATE_RE: Final = re.compile("[\ud800-\udfff]")
 _COUNTRY_CODE_RE: Final = re.compile(r"[1-9][0-9]{0,2}")
 _PHONE_PUNCTUATION_RE: Final = re.compile(r"[\s\-.()/]+")
 _NANP_NATIONAL_DIGITS: Final = 10
@@ -119,7 +143,7 @@ def normalize_phone(text: str, *, default_country: str = "1") -> str:
     if not _is_country_code(default_country):
         raise RequestValidationError(
             "default_country",
-            f"must be a country calling code such as '1' or '44', got {default_country!r}",
+            f"must be a country calling code such as '1' or '44', got {show(default_country)}",
         )
     _check_str("phone_number", text)
     compact = _PHONE_PUNCTUATION_RE.sub("", text)
@@ -163,9 +187,43 @@ def _check_str(name: str, value: object) -> None:
 
 
 def check_positive_int(name: str, value: object) -> None:
-    """Raise unless ``value`` is an ``int`` above zero (``bool`` is refused)."""
+    """Raise unless ``value`` is an ``int`` from 1 to :data:`MAX_ID` (``bool`` is refused)."""
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise RequestValidationError(name, f"must be a positive integer, got {value!r}")
+        raise RequestValidationError(name, f"must be a positive integer, got {show(value)}")
+    if value > MAX_ID:
+        raise RequestValidationError(name, "must be at most 2**63 - 1 (no API id is larger)")
+
+
+def show(value: object) -> str:
+    # repr() of a 5,000-digit int raises ValueError; a huge one is named by its size instead.
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"an integer of {value.bit_length()} bits"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def has_lone_surrogate(text: str) -> bool:
+    """Whether ``text`` holds a lone surrogate (e.g. ``"\\ud800"``), which UTF-8 cannot encode."""
+    return _SURROGATE_RE.search(text) is not None
+
+
+def check_text(name: str, value: object) -> None:
+    """Raise unless ``value`` is a string that can be sent (UTF-8 encodable)."""
+    _check_str(name, value)
+    assert isinstance(value, str)
+    if has_lone_surrogate(value):
+        raise RequestValidationError(
+            name, "holds a lone surrogate (e.g. '\\ud800'), which is not text and cannot be sent"
+        )
+
+
+def check_uuid(name: str, value: object) -> None:
+    """Raise unless ``value`` is a UUID in its text form (``8-4-4-4-12`` hex digits)."""
+    if not isinstance(value, str) or not (value.isascii() and UUID_RE.fullmatch(value)):
+        raise RequestValidationError(
+            name,
+            f"must be a UUID such as 'dc3deb9b-940a-444d-9d0e-8e3087a160e9', got {show(value)}",
+        )
 
 
 def check_phone(name: str, value: object) -> None:
@@ -175,7 +233,7 @@ def check_phone(name: str, value: object) -> None:
     if not (value.isascii() and PHONE_RE.fullmatch(value)):
         raise RequestValidationError(
             name,
-            f"{value!r} is not E.164 digits without '+' (e.g. '15105553344'); "
+            f"{show(value)} is not E.164 digits without '+' (e.g. '15105553344'); "
             f"convert it with heymarket_async.normalize_phone()",
         )
 
@@ -204,10 +262,16 @@ def positive_int_tuple(_inst: object, attribute: attrs.Attribute[Any], value: ob
 
 def non_empty_text(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
     """attrs validator: a string with at least one non-space character."""
-    if not isinstance(value, str):
-        raise _fail(attribute, f"must be a string, got {type(value).__name__}")
+    check_text(attribute.name, value)
+    assert isinstance(value, str)
     if not value.strip():
         raise _fail(attribute, "must not be empty")
+
+
+def optional_text(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    """attrs validator: ``None`` or any string that can be sent (empty allowed)."""
+    if value is not None:
+        check_text(attribute.name, value)
 
 
 def local_id(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -215,7 +279,7 @@ def local_id(_inst: object, attribute: attrs.Attribute[Any], value: object) -> N
     if not isinstance(value, str) or not (value.isascii() and LOCAL_ID_RE.fullmatch(value)):
         raise _fail(
             attribute,
-            f"must be 1-128 characters of letters, digits, '.', '_', ':' or '-', got {value!r}",
+            f"must be 1-128 characters of letters, digits, '.', '_', ':' or '-', got {show(value)}",
         )
 
 
@@ -223,60 +287,201 @@ def http_url(_inst: object, attribute: attrs.Attribute[Any], value: object) -> N
     """attrs validator: an absolute ``http``/``https`` URL without spaces."""
     if not isinstance(value, str):
         raise _fail(attribute, f"must be a URL string, got {type(value).__name__}")
+    check_text(attribute.name, value)
     parts = urlsplit(value)
     if parts.scheme not in {"http", "https"} or not parts.netloc or any(c.isspace() for c in value):
         raise _fail(
-            attribute, f"must be an absolute, publicly reachable http(s) URL, got {value!r}"
+            attribute, f"must be an absolute, publicly reachable http(s) URL, got {show(value)}"
         )
 
 
 def boolean(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
     """attrs validator: exactly ``True`` or ``False``."""
     if not isinstance(value, bool):
-        raise _fail(attribute, f"must be True or False, got {value!r}")
+        raise _fail(attribute, f"must be True or False, got {show(value)}")
 
 
 def email_address(name: str, value: str) -> None:
     """Raise unless ``value`` looks like one email address."""
     if not (value.isascii() and EMAIL_RE.fullmatch(value)):
-        raise RequestValidationError(name, f"{value!r} is not a valid email address")
+        raise RequestValidationError(name, f"{show(value)} is not a valid email address")
+
+
+def check_aware_datetime(name: str, value: object) -> None:
+    """Raise unless ``value`` is a timezone-aware ``datetime`` that exists in UTC too.
+
+    ``datetime.max`` with a negative offset is aware but lies past year 9999 in UTC, so
+    nothing can convert or compare it safely.
+    """
+    if not isinstance(value, datetime):
+        raise RequestValidationError(name, f"must be a datetime, got {type(value).__name__}")
+    try:
+        offset = value.utcoffset()
+        if offset is not None:
+            value.astimezone(UTC)
+    except (OverflowError, ValueError, TypeError) as exc:
+        raise RequestValidationError(
+            name, f"{value.isoformat()} is out of range once converted to UTC"
+        ) from exc
+    if offset is None:
+        raise RequestValidationError(name, "must be timezone-aware, e.g. datetime(..., tzinfo=UTC)")
 
 
 def aware_datetime(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
     """attrs validator: a timezone-aware ``datetime`` (a naive one is ambiguous)."""
-    if not isinstance(value, datetime):
-        raise _fail(attribute, f"must be a datetime, got {type(value).__name__}")
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise _fail(attribute, "must be timezone-aware, e.g. datetime(..., tzinfo=UTC)")
+    check_aware_datetime(attribute.name, value)
+
+
+def check_json_value(name: str, value: object, *, depth: int = 0) -> None:
+    """Raise unless ``value`` is something JSON can carry exactly.
+
+    Allowed: ``None``, ``bool``, integers within 64 bits, finite floats, text without lone
+    surrogates, and lists/tuples and string-keyed mappings of those, at most
+    :data:`MAX_JSON_DEPTH` levels deep. NaN and infinities are not JSON, and a server would
+    refuse or misread them.
+    """
+    if value is None or isinstance(value, bool):
+        return
+    if isinstance(value, int):
+        if not _MIN_JSON_INT <= value <= MAX_ID:
+            raise RequestValidationError(
+                name, f"{show(value)} does not fit in 64 bits; send it as text"
+            )
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise RequestValidationError(
+                name, f"must be a finite number, got {value!r} (NaN and infinity are not JSON)"
+            )
+        return
+    if isinstance(value, str):
+        check_text(name, value)
+        return
+    if depth >= MAX_JSON_DEPTH:
+        raise RequestValidationError(name, f"is nested more than {MAX_JSON_DEPTH} levels deep")
+    if isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            check_json_value(f"{name}[{index}]", item, depth=depth + 1)
+        return
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise RequestValidationError(
+                    name, f"keys must be strings, got {type(key).__name__} {show(key)}"
+                )
+            check_text(f"{name}[{key!r}]", key)
+            check_json_value(f"{name}[{key!r}]", item, depth=depth + 1)
+        return
+    raise RequestValidationError(
+        name,
+        f"must be a JSON value (text, number, true/false, null, list or mapping), "
+        f"got {type(value).__name__}",
+    )
+
+
+def json_value(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    """attrs validator: see :func:`check_json_value`."""
+    check_json_value(attribute.name, value)
 
 
 def _as_tuple(attribute: attrs.Attribute[Any], value: object) -> tuple[object, ...]:
     if not isinstance(value, tuple):
-        raise _fail(attribute, f"must be a list, not a single {type(value).__name__}")
+        got = "None" if value is None else f"a single {type(value).__name__}"
+        raise _fail(attribute, f"must be a list, got {got}")
     return value
 
 
-# Converters: lists and other iterables become tuples (models are immutable). A bare string
-# is left as it is, so the validator can reject it instead of splitting it into characters.
+def _is_list_like(value: object) -> bool:
+    # A bare string would split into characters and a mapping into its keys: almost always
+    # a mistake, so neither counts as a list.
+    return isinstance(value, Iterable) and not isinstance(value, str | bytes | bytearray | Mapping)
+
+
+def as_tuple(name: str, value: object) -> tuple[Any, ...]:
+    """``value`` as a tuple when it is a list-like iterable, else raise.
+
+    Raises:
+        RequestValidationError: ``value`` is ``None``, a string, a mapping or not iterable.
+    """
+    if isinstance(value, tuple):
+        return value
+    if not _is_list_like(value):
+        got = "None" if value is None else f"a single {type(value).__name__}"
+        raise RequestValidationError(name, f"must be a list, got {got}")
+    assert isinstance(value, Iterable)
+    return tuple(value)
+
+
+# Converters: lists and other iterables become tuples (models are immutable). Anything that
+# is not list-like (None, a bare string, a number) is left as it is, so the validator
+# rejects it by name instead of a TypeError or a string split into characters.
+
+
+def _lenient_tuple(value: Any) -> Any:
+    return tuple(value) if _is_list_like(value) and not isinstance(value, tuple) else value
 
 
 def str_tuple(value: Iterable[str]) -> tuple[str, ...]:
     """attrs converter: any iterable of strings to a tuple."""
-    if isinstance(value, str | bytes):
-        return value  # type: ignore[return-value]
-    return tuple(value)
+    return _lenient_tuple(value)  # type: ignore[no-any-return]
 
 
 def int_tuple(value: Iterable[int]) -> tuple[int, ...]:
     """attrs converter: any iterable of ids to a tuple."""
-    if isinstance(value, str | bytes | int):
-        return value  # type: ignore[return-value]
-    return tuple(value)
+    return _lenient_tuple(value)  # type: ignore[no-any-return]
 
 
 def optional_int_tuple(value: Iterable[int] | None) -> tuple[int, ...] | None:
     """attrs converter: ``None`` stays ``None`` (unset), an iterable becomes a tuple."""
     return None if value is None else int_tuple(value)
+
+
+# Nested request objects: users copy JSON from the API reference, so wherever a request
+# model nests another, a plain mapping with the documented fields is accepted too and
+# validated exactly as the model would be.
+
+M = TypeVar("M")
+
+
+def nested(cls: type[M], name: str, value: object) -> M:
+    """``value`` as a ``cls``: a mapping of its fields is turned into one, errors named.
+
+    Anything else is returned unchanged, for the field's validator to judge.
+
+    Raises:
+        RequestValidationError: a key that is not a field of ``cls`` (named), or a value
+            ``cls`` refuses (the field is named under ``name``, e.g. ``content.text``).
+    """
+    if isinstance(value, cls) or not isinstance(value, Mapping):
+        return value  # type: ignore[return-value]
+    init = [field for field in attrs.fields(cls) if field.init]  # type: ignore[arg-type]
+    fields = [field.alias for field in init]
+    for key in value:
+        if key not in fields:
+            raise RequestValidationError(
+                name,
+                f"unknown field {show(key)}; {cls.__name__} takes {', '.join(fields)}",
+            )
+    missing = [f.alias for f in init if f.default is attrs.NOTHING and f.alias not in value]
+    if missing:
+        raise RequestValidationError(
+            name, f"missing field {', '.join(repr(key) for key in missing)}"
+        )
+    try:
+        return cls(**value)
+    except RequestValidationError as exc:
+        # A model's own whole-object error may already carry the name it is nested under.
+        field = f"{name}.{exc.field}" if exc.field and exc.field != name else name
+        raise RequestValidationError(field, exc.reason) from exc
+
+
+def nested_tuple(cls: type[M], name: str, value: object) -> tuple[M, ...]:
+    """A list of ``cls`` or mappings as a tuple of ``cls`` (see :func:`nested`); anything
+    that is not list-like is returned unchanged, for the validator to refuse."""
+    if not _is_list_like(value):
+        return value  # type: ignore[return-value]
+    assert isinstance(value, Iterable)
+    return tuple(nested(cls, f"{name}[{index}]", item) for index, item in enumerate(value))
 
 
 # Response leniency: new or missing server fields must never break users (style rule 8).

@@ -75,6 +75,7 @@ class Seen:
     query: Mapping[str, str]
     json: Any
     headers: Mapping[str, str]
+    raw_path: str = ""  # the path as sent, percent-encoding intact
 
 
 Responder = Callable[[Seen], Answer]
@@ -155,7 +156,14 @@ class HostileServer:
             body = json.loads(raw) if raw else None
         except ValueError:
             body = raw
-        seen = Seen(request.method, request.path, dict(request.query), body, dict(request.headers))
+        seen = Seen(
+            request.method,
+            request.path,
+            dict(request.query),
+            body,
+            dict(request.headers),
+            raw_path=request.raw_path,
+        )
         self.requests.append(seen)
         answer = self._next(seen)
         if answer is None:

@@ -60,6 +60,7 @@ __all__ = [
     "MessagingStatus",
     "SetContactStatus",
     "UpdateContact",
+    "batch_items",
     "build_batch_create_contacts",
     "build_contact_status",
     "build_count_contacts",
@@ -290,16 +291,6 @@ def _custom_converter(value: Mapping[Any, Any] | None) -> dict[Any, Any] | None:
     }
 
 
-def _is_json(value: object) -> bool:
-    if value is None or isinstance(value, str | bool | int | float):
-        return True
-    if isinstance(value, list | tuple):
-        return all(_is_json(item) for item in value)
-    if isinstance(value, Mapping):
-        return all(isinstance(k, str) and _is_json(v) for k, v in value.items())
-    return False
-
-
 def _custom(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if value is None:
         return
@@ -317,19 +308,12 @@ def _custom(_inst: object, attribute: attrs.Attribute[Any], value: object) -> No
                 "drops fields keyed by title, so convert titles first with "
                 "`await hm.contacts.resolve_custom_fields({...})`",
             )
-        if not _is_json(item):
-            raise RequestValidationError(
-                f"{attribute.name}[{key!r}]",
-                f"must be a JSON value (text, number, true/false, null or a list), "
-                f"got {type(item).__name__}",
-            )
+        check.check_json_value(f"{attribute.name}[{key!r}]", item)
 
 
 def _optional_str(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is not None and not isinstance(value, str):
-        raise RequestValidationError(
-            attribute.name, f"must be a string, got {type(value).__name__}"
-        )
+    if value is not None:
+        check.check_text(attribute.name, value)
 
 
 def _optional_email(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -359,14 +343,34 @@ def _assignee(_inst: object, attribute: attrs.Attribute[Any], value: object) -> 
     if value is None:
         return
     # -1 clears the assignment (§2.4).
-    if isinstance(value, bool) or not isinstance(value, int) or (value <= 0 and value != -1):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or (value <= 0 and value != -1)
+        or value > check.MAX_ID
+    ):
         raise RequestValidationError(
-            attribute.name, f"must be a user id, or -1 to clear the assignment, got {value!r}"
+            attribute.name,
+            f"must be a user id, or -1 to clear the assignment, got {check.show(value)}",
         )
 
 
 def _optional_ids(value: Iterable[int] | None) -> tuple[int, ...] | None:
     return check.optional_int_tuple(value)
+
+
+def _tag_ids(value: Iterable[int | Mapping[str, Any]] | None) -> tuple[int, ...] | None:
+    # The wire form [{"tag_id": 5}] (§2.4, as in the API reference) is read as the id 5.
+    ids = check.optional_int_tuple(value)  # type: ignore[arg-type]
+    if not isinstance(ids, tuple):
+        return ids
+    return tuple(_wire_tag(tag) for tag in ids)
+
+
+def _wire_tag(tag: object) -> Any:
+    if isinstance(tag, Mapping) and set(tag) == {"tag_id"}:
+        return tag["tag_id"]
+    return tag  # anything else is judged by the validator
 
 
 @attrs.frozen(kw_only=True)
@@ -381,7 +385,7 @@ class ContactPayload:
         custom: custom field **id** (``12`` or ``"12"``) to value. A key that is not an id
             (e.g. a field title) is refused, because the API would drop it silently:
             translate titles with ``await hm.contacts.resolve_custom_fields({...})``.
-        tags: up to 5 tag ids (sent as ``[{"tag_id": id}]``).
+        tags: up to 5 tag ids (sent as ``[{"tag_id": id}]``; that form is accepted too).
         assignee_id: the assigned user's id; ``-1`` clears the assignment.
         is_opted_out: mark the contact opted out (or not).
         email_suppressions: as the API defines them (integer ids).
@@ -399,9 +403,7 @@ class ContactPayload:
     custom: dict[str, Any] | None = attrs.field(
         default=None, converter=_custom_converter, validator=_custom
     )
-    tags: tuple[int, ...] | None = attrs.field(
-        default=None, converter=_optional_ids, validator=_tags
-    )
+    tags: tuple[int, ...] | None = attrs.field(default=None, converter=_tag_ids, validator=_tags)
     assignee_id: int | None = attrs.field(default=None, validator=_assignee)
     is_opted_out: bool | None = attrs.field(
         default=None, validator=attrs.validators.optional(check.boolean)
@@ -493,7 +495,9 @@ def _status(value: object) -> object:
 def _status_value(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if not isinstance(value, ContactStatus):
         allowed = ", ".join(repr(s.value) for s in ContactStatus)
-        raise RequestValidationError(attribute.name, f"must be one of {allowed}, got {value!r}")
+        raise RequestValidationError(
+            attribute.name, f"must be one of {allowed}, got {check.show(value)}"
+        )
 
 
 @attrs.frozen(kw_only=True)
@@ -622,8 +626,27 @@ def build_set_contact_status(change: SetContactStatus) -> ApiRequest:
     return ApiRequest(method="POST", path="/v1/contact/set_status", json=body, replay_safe=True)
 
 
+def batch_items(contacts: Iterable[CreateContact | Mapping[str, Any]]) -> tuple[CreateContact, ...]:
+    """The items of a batch create: :class:`CreateContact` values, or mappings of their
+    fields (the write payload as in the API reference).
+
+    Raises:
+        RequestValidationError: not a list, no contacts, or an invalid item.
+    """
+    items = check.nested_tuple(CreateContact, "contacts", check.as_tuple("contacts", contacts))
+    if not items:
+        raise RequestValidationError("contacts", "give at least one contact")
+    for index, item in enumerate(items):
+        if not isinstance(item, CreateContact):
+            raise RequestValidationError(
+                f"contacts[{index}]",
+                f"must be a CreateContact or a mapping of its fields, got {type(item).__name__}",
+            )
+    return items
+
+
 def build_batch_create_contacts(
-    contacts: Iterable[CreateContact], *, overwrite: bool = False
+    contacts: Iterable[CreateContact | Mapping[str, Any]], *, overwrite: bool = False
 ) -> ApiRequest:
     """``POST /v1/batch/contacts?overwrite=`` with a JSON array body.
 
@@ -631,18 +654,13 @@ def build_batch_create_contacts(
     skips phones it already has.
 
     Raises:
-        RequestValidationError: no contacts, or an item is not a :class:`CreateContact`.
+        RequestValidationError: no contacts, or an invalid item (see :func:`batch_items`).
     """
     if not isinstance(overwrite, bool):
-        raise RequestValidationError("overwrite", f"must be True or False, got {overwrite!r}")
-    items = list(contacts)
-    if not items:
-        raise RequestValidationError("contacts", "give at least one contact")
-    for index, item in enumerate(items):
-        if not isinstance(item, CreateContact):
-            raise RequestValidationError(
-                f"contacts[{index}]", f"must be a CreateContact, got {type(item).__name__}"
-            )
+        raise RequestValidationError(
+            "overwrite", f"must be True or False, got {check.show(overwrite)}"
+        )
+    items = batch_items(contacts)
     return ApiRequest(
         method="POST",
         path="/v1/batch/contacts",
@@ -665,14 +683,13 @@ def build_create_contact_fields(titles: Iterable[str]) -> ApiRequest:
     Raises:
         RequestValidationError: no titles, an empty title, or a title given twice.
     """
-    if isinstance(titles, str):
-        raise RequestValidationError("titles", "must be a list of titles, not one string")
-    items = list(titles)
+    items = check.as_tuple("titles", titles)
     if not items:
         raise RequestValidationError("titles", "give at least one title")
     for index, title in enumerate(items):
-        if not isinstance(title, str) or not title.strip():  # type: ignore[redundant-expr]
+        if not isinstance(title, str) or not title.strip():
             raise RequestValidationError(f"titles[{index}]", "must be a non-empty string")
+        check.check_text(f"titles[{index}]", title)
     if len(set(items)) != len(items):
         raise RequestValidationError("titles", "a title appears more than once")
     return ApiRequest(
@@ -693,7 +710,9 @@ def check_update(changes: ContactPayload, *, overwrite: bool) -> None:
         RequestValidationError: as above.
     """
     if not isinstance(overwrite, bool):
-        raise RequestValidationError("overwrite", f"must be True or False, got {overwrite!r}")
+        raise RequestValidationError(
+            "overwrite", f"must be True or False, got {check.show(overwrite)}"
+        )
     if not changes.given():
         raise RequestValidationError(None, "give at least one field to change")
     if overwrite and changes.custom is None:
@@ -982,7 +1001,7 @@ class Contacts(Resource):
         display_name: str | None = None,
         avatar: str | None = None,
         custom: Mapping[int | str, Any] | None = None,
-        tags: Iterable[int] | None = None,
+        tags: Iterable[int | Mapping[str, Any]] | None = None,
         assignee_id: int | None = None,
         is_opted_out: bool | None = None,
         email_suppressions: Iterable[int] | None = None,
@@ -1055,7 +1074,7 @@ class Contacts(Resource):
         display_name: str | None = None,
         avatar: str | None = None,
         custom: Mapping[int | str, Any] | None = None,
-        tags: Iterable[int] | None = None,
+        tags: Iterable[int | Mapping[str, Any]] | None = None,
         assignee_id: int | None = None,
         is_opted_out: bool | None = None,
         email_suppressions: Iterable[int] | None = None,
@@ -1115,7 +1134,7 @@ class Contacts(Resource):
         display_name: str | None = None,
         avatar: str | None = None,
         custom: Mapping[int | str, Any] | None = None,
-        tags: Iterable[int] | None = None,
+        tags: Iterable[int | Mapping[str, Any]] | None = None,
         assignee_id: int | None = None,
         is_opted_out: bool | None = None,
         email_suppressions: Iterable[int] | None = None,
@@ -1224,7 +1243,7 @@ class Contacts(Resource):
 
     async def batch_create(
         self,
-        contacts: Iterable[CreateContact],
+        contacts: Iterable[CreateContact | Mapping[str, Any]],
         *,
         overwrite: bool = False,
         timeout: Timeout = USE_CLIENT_DEFAULT,
@@ -1234,13 +1253,13 @@ class Contacts(Resource):
         Not resent after an ambiguous failure (no dedupe is documented).
 
         Args:
-            contacts: :class:`CreateContact` items.
+            contacts: :class:`CreateContact` items, or mappings of their fields.
             overwrite: update contacts whose phone exists (default: skip them).
 
         Returns:
             The report; ``result.failed`` lists the contacts the server refused.
         """
-        items = list(contacts)
+        items = batch_items(contacts)
         request = build_batch_create_contacts(items, overwrite=overwrite)
         response = await self._requester.request(request, timeout=timeout)
         return read_batch_result(response, len(items))
@@ -1277,5 +1296,6 @@ class Contacts(Resource):
         """
         if not isinstance(values, Mapping):
             raise RequestValidationError("values", "must be a mapping of field title to value")
+        check.check_json_value("values", values)  # before any request: they will be sent
         fields = await self.list_fields(timeout=timeout)
         return map_custom_field_titles(values, fields)

@@ -64,6 +64,7 @@ __all__ = [
     "build_search_contacts",
     "build_update_channel",
     "build_update_contact_v2",
+    "channel_input",
     "iter_contacts_pages",
     "read_channels",
     "read_upsert_result",
@@ -133,15 +134,15 @@ check.read_leniently(ContactV2)
 
 
 def check_contact_uuid(name: str, value: object) -> None:
-    """Raise unless ``value`` is a v2 contact id (a UUID string, not a v1 integer id)."""
+    """Raise unless ``value`` is a v2 contact id: a UUID string (§2.4: "by UUID"), not a v1
+    integer id. The format check also keeps anything that could rewrite a URL path out."""
     if isinstance(value, int) and not isinstance(value, bool):
         raise RequestValidationError(
             name,
-            f"v2 takes the contact's UUID, not the v1 integer id {value}; use hm.contacts.get() "
+            "v2 takes the contact's UUID, not the v1 integer id; use hm.contacts.get() "
             "for integer ids",
         )
-    if not isinstance(value, str) or not value.strip():
-        raise RequestValidationError(name, f"must be a contact UUID, got {value!r}")
+    check.check_uuid(name, value)
 
 
 def _contact_uuid(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -152,7 +153,7 @@ def check_channel_type(name: str, value: object) -> str:
     """``value`` if it is a channel type (``phone``, ``email``, ``facebook``...), else raise."""
     if not isinstance(value, str) or not _CHANNEL_TYPE_RE.fullmatch(value):
         raise RequestValidationError(
-            name, f"must be a channel type such as 'phone' or 'email', got {value!r}"
+            name, f"must be a channel type such as 'phone' or 'email', got {check.show(value)}"
         )
     return value
 
@@ -165,7 +166,8 @@ def check_channel_value(name: str, channel_type: str, value: object) -> None:
     """Raise unless ``value`` suits ``channel_type`` (phones E.164 without ``+``, emails
     valid; other types need a non-empty string)."""
     if not isinstance(value, str) or not value.strip():
-        raise RequestValidationError(name, f"must be a non-empty string, got {value!r}")
+        raise RequestValidationError(name, f"must be a non-empty string, got {value!r:.80}")
+    check.check_text(name, value)
     if channel_type == "phone":
         check.check_phone(name, value)
     elif channel_type == "email":
@@ -205,17 +207,35 @@ class ContactChannelInput:
         return cls(channel_type="email", channel_id=address)
 
 
-def _channel_tuple(value: Iterable[ContactChannelInput] | None) -> Any:
-    if value is None or isinstance(value, str | bytes | ContactChannelInput):
-        return value
-    return tuple(value)
+def channel_input(value: ContactChannelInput | Mapping[str, Any]) -> ContactChannelInput:
+    """A channel given as a :class:`ContactChannelInput` or as a mapping of its fields
+    (``{"channel_type": "phone", "channel_id": "15105553344"}``, as in the API reference).
+
+    Raises:
+        RequestValidationError: an unknown key, an invalid field, or another type.
+    """
+    channel = check.nested(ContactChannelInput, "channel", value)
+    if not isinstance(channel, ContactChannelInput):
+        raise RequestValidationError(
+            "channel",
+            f"must be a ContactChannelInput or a mapping of its fields, got {type(value).__name__}",
+        )
+    return channel
+
+
+def _channel_tuple(
+    value: Iterable[ContactChannelInput | Mapping[str, Any]] | None,
+) -> Any:
+    return check.nested_tuple(ContactChannelInput, "contact_channels", value)
 
 
 def _channels(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if value is None:
         return
     if not isinstance(value, tuple):
-        raise RequestValidationError(attribute.name, "must be a list of ContactChannelInput")
+        raise RequestValidationError(
+            attribute.name, f"must be a list of ContactChannelInput, got {type(value).__name__}"
+        )
     for index, item in enumerate(value):
         if not isinstance(item, ContactChannelInput):
             raise RequestValidationError(
@@ -268,7 +288,9 @@ class ContactsPageQuery:
     @page.validator
     def _check_page(self, attribute: attrs.Attribute[Any], value: object) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise RequestValidationError(attribute.name, f"must be 0 or more, got {value!r}")
+            raise RequestValidationError(
+                attribute.name, f"must be 0 or more, got {check.show(value)}"
+            )
 
 
 register_payload_hook(CreateContactV2)
@@ -315,27 +337,39 @@ def build_delete_contact_v2(contact_id: str) -> ApiRequest:
     return ApiRequest(method="DELETE", path=path("/v2/contact/{}", contact_id))
 
 
+def _bulk_model(item: object, index: int) -> object:
+    # A mapping copied from the API reference: a `contact_id` makes it an update (§2.4).
+    if not isinstance(item, Mapping):
+        return item
+    cls = UpdateContactV2 if "contact_id" in item else CreateContactV2
+    return check.nested(cls, f"contacts[{index}]", item)
+
+
 def _bulk_item(item: object, index: int) -> dict[str, Any]:
+    item = _bulk_model(item, index)
     if isinstance(item, UpdateContactV2):
         return {"contact_id": item.contact_id, **unstructure(item)}
     if isinstance(item, CreateContactV2):
         return dict(unstructure(item))
     raise RequestValidationError(
         f"contacts[{index}]",
-        f"must be a CreateContactV2 or UpdateContactV2, got {type(item).__name__}",
+        f"must be a CreateContactV2, an UpdateContactV2 or a mapping of their fields, got "
+        f"{type(item).__name__}",
     )
 
 
 def build_bulk_upsert_contacts(
-    contacts: Iterable[CreateContactV2 | UpdateContactV2],
+    contacts: Iterable[CreateContactV2 | UpdateContactV2 | Mapping[str, Any]],
 ) -> ApiRequest:
     """``POST /v2/contacts`` ``{"contacts": [...]}``: items with a ``contact_id`` update, the
-    others create. Not replay-safe (creates, no documented dedupe).
+    others create. Items may be models or mappings of their fields (a mapping with
+    ``contact_id`` is an update). Not replay-safe (creates, no documented dedupe).
 
     Raises:
-        RequestValidationError: no contacts, or an item of another type.
+        RequestValidationError: no contacts, or an invalid item.
     """
-    items = [_bulk_item(item, index) for index, item in enumerate(contacts)]
+    given = check.as_tuple("contacts", contacts)
+    items = [_bulk_item(item, index) for index, item in enumerate(given)]
     if not items:
         raise RequestValidationError("contacts", "give at least one contact")
     return ApiRequest(
@@ -344,10 +378,14 @@ def build_bulk_upsert_contacts(
 
 
 def _unique_tuple(name: str, values: Iterable[str]) -> tuple[str, ...]:
-    if isinstance(values, str):
-        raise RequestValidationError(name, "must be a list, not one string")
+    items = check.as_tuple(name, values)
+    for index, item in enumerate(items):
+        if not isinstance(item, str):
+            raise RequestValidationError(
+                f"{name}[{index}]", f"must be a string, got {type(item).__name__}"
+            )
     # Order kept, repeats dropped: the server needs each value once.
-    return tuple(dict.fromkeys(values))
+    return tuple(dict.fromkeys(items))
 
 
 def build_bulk_delete_contacts(contact_ids: Iterable[str]) -> ApiRequest:
@@ -397,22 +435,28 @@ def build_list_contacts_page(query: ContactsPageQuery) -> ApiRequest:
     )
 
 
-def build_add_channel(contact_id: str, channel: ContactChannelInput) -> ApiRequest:
+def build_add_channel(
+    contact_id: str, channel: ContactChannelInput | Mapping[str, Any]
+) -> ApiRequest:
     """``POST /v2/contact/{contactID}/channel``; not replay-safe (it adds)."""
     check_contact_uuid("contact_id", contact_id)
     return ApiRequest(
         method="POST",
         path=path("/v2/contact/{}/channel", contact_id),
-        json=unstructure(channel),
+        json=unstructure(channel_input(channel)),
         replay_safe=False,
     )
 
 
-def build_update_channel(contact_id: str, channel: ContactChannelInput) -> ApiRequest:
+def build_update_channel(
+    contact_id: str, channel: ContactChannelInput | Mapping[str, Any]
+) -> ApiRequest:
     """``PUT /v2/contact/{contactID}/channel``."""
     check_contact_uuid("contact_id", contact_id)
     return ApiRequest(
-        method="PUT", path=path("/v2/contact/{}/channel", contact_id), json=unstructure(channel)
+        method="PUT",
+        path=path("/v2/contact/{}/channel", contact_id),
+        json=unstructure(channel_input(channel)),
     )
 
 
@@ -531,7 +575,7 @@ class ContactsV2(Resource):
     async def create(
         self,
         *,
-        contact_channels: Iterable[ContactChannelInput],
+        contact_channels: Iterable[ContactChannelInput | Mapping[str, Any]],
         first: str | None = None,
         last: str | None = None,
         display_name: str | None = None,
@@ -539,7 +583,7 @@ class ContactsV2(Resource):
         phone: str | None = None,
         avatar: str | None = None,
         custom: Mapping[int | str, Any] | None = None,
-        tags: Iterable[int] | None = None,
+        tags: Iterable[int | Mapping[str, Any]] | None = None,
         assignee_id: int | None = None,
         is_opted_out: bool | None = None,
         timeout: Timeout = USE_CLIENT_DEFAULT,
@@ -588,10 +632,10 @@ class ContactsV2(Resource):
         phone: str | None = None,
         avatar: str | None = None,
         custom: Mapping[int | str, Any] | None = None,
-        tags: Iterable[int] | None = None,
+        tags: Iterable[int | Mapping[str, Any]] | None = None,
         assignee_id: int | None = None,
         is_opted_out: bool | None = None,
-        contact_channels: Iterable[ContactChannelInput] | None = None,
+        contact_channels: Iterable[ContactChannelInput | Mapping[str, Any]] | None = None,
         timeout: Timeout = USE_CLIENT_DEFAULT,
     ) -> ContactV2:
         """Update a contact by UUID (``PUT /v2/contact/{contactID}``), sending only the given
@@ -630,7 +674,7 @@ class ContactsV2(Resource):
 
     async def bulk_upsert(
         self,
-        contacts: Iterable[CreateContactV2 | UpdateContactV2],
+        contacts: Iterable[CreateContactV2 | UpdateContactV2 | Mapping[str, Any]],
         *,
         timeout: Timeout = USE_CLIENT_DEFAULT,
     ) -> ContactUpsertResult:
@@ -691,7 +735,7 @@ class ContactsV2(Resource):
     async def add_channel(
         self,
         contact_id: str,
-        channel: ContactChannelInput,
+        channel: ContactChannelInput | Mapping[str, Any],
         *,
         timeout: Timeout = USE_CLIENT_DEFAULT,
     ) -> ResponseList[ContactChannel]:
@@ -707,7 +751,7 @@ class ContactsV2(Resource):
     async def update_channel(
         self,
         contact_id: str,
-        channel: ContactChannelInput,
+        channel: ContactChannelInput | Mapping[str, Any],
         *,
         timeout: Timeout = USE_CLIENT_DEFAULT,
     ) -> ResponseList[ContactChannel]:

@@ -90,12 +90,9 @@ class ConversationsQuery:
     )
 
 
-def _check_one_target(
-    *, chat_id: int | None = None, target: str | None, targets: tuple[str, ...], chat: bool
-) -> None:
+def _check_one_target(*, target: str | None, targets: tuple[str, ...]) -> None:
     check.check_exactly_one(
-        (("chat_id", chat_id), ("target", target), ("targets", targets)),
-        choices="of chat_id, target or targets" if chat else "of target or targets",
+        (("target", target), ("targets", targets)), choices="of target or targets"
     )
     if targets:
         check.check_group(targets, single="target")
@@ -105,9 +102,10 @@ def _check_one_target(
 class ChangeConversationState:
     """A validated ``POST /v1/conversations/open`` or ``/close`` body (§2.3).
 
-    Name the conversation by exactly one of ``chat_id``, ``target`` (a phone number, E.164
-    digits without ``+``) or ``targets`` (a group's numbers). ``user_id`` is recorded as the
-    member who did it.
+    Name the conversation by ``chat_id``, by ``target`` (a phone number, E.164 digits
+    without ``+``) or ``targets`` (a group's numbers), or by ``chat_id`` together with one of
+    those (as the API reference's own example does). ``target`` and ``targets`` exclude each
+    other. ``user_id`` is recorded as the member who did it.
 
     Raises:
         RequestValidationError: a field or a combination of fields is invalid.
@@ -124,7 +122,12 @@ class ChangeConversationState:
     )
 
     def __attrs_post_init__(self) -> None:
-        _check_one_target(chat_id=self.chat_id, target=self.target, targets=self.targets, chat=True)
+        # §2.3: chat_id is "required if no target" and target "required if no chat_id", so
+        # both may come together; target and targets are two ways to say the same thing.
+        if self.chat_id is None and self.target is None and not self.targets:
+            raise RequestValidationError(None, "give chat_id, target or targets; got none")
+        if self.target is not None or self.targets:
+            _check_one_target(target=self.target, targets=self.targets)
 
 
 @attrs.frozen(kw_only=True)
@@ -145,7 +148,7 @@ class MarkConversation:
     )
 
     def __attrs_post_init__(self) -> None:
-        _check_one_target(target=self.target, targets=self.targets, chat=False)
+        _check_one_target(target=self.target, targets=self.targets)
 
 
 @attrs.frozen(kw_only=True)
@@ -168,7 +171,7 @@ class ReassignConversation:
     )
 
     def __attrs_post_init__(self) -> None:
-        _check_one_target(target=self.target, targets=self.targets, chat=False)
+        _check_one_target(target=self.target, targets=self.targets)
 
 
 @attrs.frozen(kw_only=True)
@@ -260,7 +263,9 @@ def build_change_conversation_state(
         RequestValidationError: ``action`` is not ``"open"`` or ``"close"``.
     """
     if action not in _STATE_ACTIONS:
-        raise RequestValidationError("action", f"must be 'open' or 'close', got {action!r}")
+        raise RequestValidationError(
+            "action", f"must be 'open' or 'close', got {check.show(action)}"
+        )
     return ApiRequest(
         method="POST",
         path=path("/v1/conversations/{}", action),
@@ -276,7 +281,9 @@ def build_mark_conversation(action: ReadAction, mark: MarkConversation) -> ApiRe
         RequestValidationError: ``action`` is not ``"read"`` or ``"unread"``.
     """
     if action not in _READ_ACTIONS:
-        raise RequestValidationError("action", f"must be 'read' or 'unread', got {action!r}")
+        raise RequestValidationError(
+            "action", f"must be 'read' or 'unread', got {check.show(action)}"
+        )
     return ApiRequest(
         method="POST",
         path=path("/v1/conversations/{}", action),
@@ -434,8 +441,9 @@ class Conversations(Resource):
         Args:
             inbox_id: the conversation's inbox.
             user_id: the member recorded as doing it.
-            chat_id, target, targets: exactly one: the conversation id, the contact's
-                number, or a group's numbers (E.164 digits without ``+``).
+            chat_id, target, targets: the conversation id, the contact's number, or a
+                group's numbers (E.164 digits without ``+``); ``chat_id`` may come with
+                ``target`` or ``targets``, which exclude each other.
 
         Raises:
             RequestValidationError: invalid arguments; nothing was sent.

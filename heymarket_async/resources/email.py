@@ -32,7 +32,8 @@ def _email_targets(_inst: object, attribute: attrs.Attribute[Any], value: object
         name = f"{attribute.name}[{index}]"
         if not isinstance(item, str) or not item.startswith(_TARGET_PREFIXES):
             raise RequestValidationError(
-                name, f"must start with 'to:' or 'cc:' (e.g. 'to:a@example.com'), got {item!r}"
+                name,
+                f"must start with 'to:' or 'cc:' (e.g. 'to:a@example.com'), got {check.show(item)}",
             )
         addresses = item[3:].split(",")
         for address in addresses:
@@ -179,6 +180,12 @@ class Emails(Resource):
     async def send_request(
         self, send: SendEmail, *, timeout: Timeout = USE_CLIENT_DEFAULT
     ) -> SentEmail:
-        """Send a prebuilt :class:`SendEmail`."""
+        """Send a prebuilt :class:`SendEmail`.
+
+        Raises:
+            RequestValidationError: ``send`` is not a :class:`SendEmail`.
+        """
+        if not isinstance(send, SendEmail):
+            raise RequestValidationError("send", f"must be a SendEmail, got {type(send).__name__}")
         response = await self._requester.request(build_send_email(send), timeout=timeout)
         return read_sent_email(response, send)

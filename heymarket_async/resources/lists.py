@@ -53,7 +53,8 @@ def _emails(_inst: object, attribute: attrs.Attribute[Any], value: object) -> No
 def _list_type(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if value is not None and value not in _LIST_TYPES:
         raise RequestValidationError(
-            attribute.name, f"must be 'contacts' or left out (a phone list), got {value!r}"
+            attribute.name,
+            f"must be 'contacts' or left out (a phone list), got {check.show(value)}",
         )
 
 

@@ -259,8 +259,7 @@ class SendMessage:
 def _before_as_unix_seconds(value: datetime | int | None) -> int | None:
     # §1.1: this one endpoint takes a Unix timestamp integer, not RFC 3339.
     if isinstance(value, datetime):
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise RequestValidationError("before", "must be timezone-aware, e.g. tzinfo=UTC")
+        check.check_aware_datetime("before", value)
         # Rounded up: a message from the same second may repeat, none is skipped.
         return math.ceil(value.timestamp())
     return value
@@ -306,7 +305,7 @@ class AllMessagesQuery:
     def _check_order(self, attribute: attrs.Attribute[Any], value: object) -> None:
         if value is not None and value not in _ORDERS:
             raise RequestValidationError(
-                attribute.name, f"must be 'created_at' or 'updated_at', got {value!r}"
+                attribute.name, f"must be 'created_at' or 'updated_at', got {check.show(value)}"
             )
 
 
@@ -496,9 +495,17 @@ class Messages(Resource):
     async def send_request(
         self, send: SendMessage, *, timeout: Timeout = USE_CLIENT_DEFAULT
     ) -> SentMessage:
-        """Send a prebuilt :class:`SendMessage`, with the same guarantees as :meth:`send`."""
+        """Send a prebuilt :class:`SendMessage`, with the same guarantees as :meth:`send`.
+
+        Raises:
+            RequestValidationError: ``send`` is not a :class:`SendMessage`.
+        """
         from .._reconcile import reconciler  # noqa: PLC0415 - _reconcile imports this module
 
+        if not isinstance(send, SendMessage):
+            raise RequestValidationError(
+                "send", f"must be a SendMessage, got {type(send).__name__}"
+            )
         request = build_send_message(send)
         reconcile = None if request.replay_safe else reconciler(self._requester, send, timeout)
         response = await self._requester.request(request, timeout=timeout, reconcile=reconcile)

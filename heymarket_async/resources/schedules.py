@@ -53,11 +53,24 @@ _SLOT_MINUTES: Final = 15  # §2.6: send times fall on :00, :15, :30 or :45
 
 @attrs.frozen(kw_only=True)
 class Attachment:
-    """A file attached to scheduled content."""
+    """A file attached to scheduled content (``{name, type, url}`` in the API reference)."""
 
     url: str = attrs.field(validator=check.http_url)
-    name: str | None = None
-    type: str | None = None
+    name: str | None = attrs.field(default=None, validator=check.optional_text)
+    type: str | None = attrs.field(default=None, validator=check.optional_text)
+
+
+def _annotation_position(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is None:
+        return
+    if isinstance(value, int) and not isinstance(value, bool):
+        check.check_json_value(attribute.name, value)
+        return
+    if not isinstance(value, str):
+        raise RequestValidationError(
+            attribute.name, f"must be text or an integer, got {type(value).__name__}"
+        )
+    check.check_text(attribute.name, value)
 
 
 @attrs.frozen(kw_only=True)
@@ -68,21 +81,27 @@ class GalleryEntry:
     original_url: str | None = attrs.field(
         default=None, validator=attrs.validators.optional(check.http_url)
     )
-    annotation_text: str | None = None
-    annotation_position: str | int | None = None
+    annotation_text: str | None = attrs.field(default=None, validator=check.optional_text)
+    annotation_position: str | int | None = attrs.field(
+        default=None, validator=_annotation_position
+    )
 
 
-def _attachments(value: Iterable[Attachment]) -> tuple[Attachment, ...]:
-    # A single item or a mapping stays as it is, for the validator to refuse by name.
-    if isinstance(value, Attachment | Mapping | str):
-        return value  # type: ignore[return-value]
-    return tuple(value)
+# Items may be models or mappings with the documented fields (copied from the API
+# reference); anything that is not a list is left for the validator to refuse by name.
 
 
-def _gallery(value: Iterable[GalleryEntry]) -> tuple[GalleryEntry, ...]:
-    if isinstance(value, GalleryEntry | Mapping | str):
-        return value  # type: ignore[return-value]
-    return tuple(value)
+def _attachments(
+    value: Iterable[Attachment | Mapping[str, Any]],
+) -> tuple[Attachment, ...]:
+    return check.nested_tuple(Attachment, "attachments", value)
+
+
+def gallery_entries(
+    value: Iterable[GalleryEntry | Mapping[str, Any]],
+) -> tuple[GalleryEntry, ...]:
+    """attrs converter: gallery entries given as models or mappings, as a tuple."""
+    return check.nested_tuple(GalleryEntry, "gallery", value)
 
 
 def _items_of(kind: type[Any]) -> Callable[[object, attrs.Attribute[Any], object], None]:
@@ -107,8 +126,8 @@ class ScheduledContent:
 
     Args:
         text: the message body.
-        template: a template id (the API also documents an object here; a mapping is sent
-            as given).
+        template: a template id (the API also documents an object here; a mapping of JSON
+            values is sent as given).
         to: the recipient, E.164 digits without ``+``.
         attachments: files to attach.
         gallery: gallery images.
@@ -126,12 +145,14 @@ class ScheduledContent:
         default=(), converter=_attachments, validator=_items_of(Attachment)
     )
     gallery: tuple[GalleryEntry, ...] = attrs.field(
-        default=(), converter=_gallery, validator=_items_of(GalleryEntry)
+        default=(), converter=gallery_entries, validator=_items_of(GalleryEntry)
     )
 
     @template.validator
     def _check_template(self, attribute: attrs.Attribute[Any], value: object) -> None:
-        if value is not None and not isinstance(value, Mapping):
+        if isinstance(value, Mapping):
+            check.check_json_value(attribute.name, value)
+        elif value is not None:
             check.check_positive_int(attribute.name, value)
 
     def __attrs_post_init__(self) -> None:
@@ -149,7 +170,9 @@ def _schedule_targets(_inst: object, attribute: attrs.Attribute[Any], value: obj
             attribute.name, f"must be a list, not a single {type(value).__name__}"
         )
     for index, item in enumerate(value):
-        if not isinstance(item, Mapping):
+        if isinstance(item, Mapping):
+            check.check_json_value(f"{attribute.name}[{index}]", item)
+        else:
             check.check_phone(f"{attribute.name}[{index}]", item)
 
 
@@ -168,14 +191,17 @@ def _execute_at(_inst: object, attribute: attrs.Attribute[Any], value: object) -
 def _content(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if not isinstance(value, ScheduledContent):
         raise RequestValidationError(
-            attribute.name, f"must be a ScheduledContent, got {type(value).__name__}"
+            attribute.name,
+            f"must be a ScheduledContent or a mapping of its fields, got {type(value).__name__}",
         )
 
 
+def _scheduled_content(value: ScheduledContent | Mapping[str, Any]) -> ScheduledContent:
+    return check.nested(ScheduledContent, "content", value)
+
+
 def _schedule_targets_tuple(value: Iterable[str | Mapping[str, Any]]) -> tuple[Any, ...]:
-    if isinstance(value, str):
-        return value  # type: ignore[return-value]  # the validator rejects a bare string
-    return tuple(value)
+    return check.str_tuple(value)  # type: ignore[arg-type]  # the validator judges the rest
 
 
 @attrs.frozen(kw_only=True)
@@ -184,7 +210,7 @@ class _ScheduleBody:
 
     inbox_id: int = attrs.field(validator=check.positive_int)
     execute_at: datetime = attrs.field(validator=_execute_at)
-    content: ScheduledContent = attrs.field(validator=_content)
+    content: ScheduledContent = attrs.field(converter=_scheduled_content, validator=_content)
     phone_number: str | None = attrs.field(
         default=None, validator=attrs.validators.optional(check.phone)
     )
@@ -225,7 +251,11 @@ class _ScheduleBody:
                 "targets", "a group MMS needs at least 2 recipients; use phone_number for one"
             )
         now = datetime.now(UTC) if self.now is None else self.now
-        if self.execute_at < now + MIN_LEAD_TIME:
+        try:
+            earliest = now + MIN_LEAD_TIME
+        except OverflowError as exc:
+            raise RequestValidationError("now", f"{now.isoformat()} is out of range") from exc
+        if self.execute_at < earliest:
             raise RequestValidationError(
                 "execute_at",
                 f"must be at least 15 minutes in the future, got {self.execute_at.isoformat()} "
@@ -449,7 +479,7 @@ class Schedules(Resource):
         *,
         inbox_id: int,
         execute_at: datetime,
-        content: ScheduledContent,
+        content: ScheduledContent | Mapping[str, Any],
         phone_number: str | None = None,
         conversation_id: int | None = None,
         list_id: int | None = None,
@@ -467,7 +497,8 @@ class Schedules(Resource):
             inbox_id: the sending inbox.
             execute_at: the send time: timezone-aware, on :00/:15/:30/:45, and at least 15
                 minutes ahead.
-            content: what to send.
+            content: what to send: a :class:`ScheduledContent`, or a mapping of its fields
+                as in the API reference (``{"text": ..., "to": ...}``).
             phone_number, conversation_id, list_id, targets: exactly one target.
             local_id: your identifier; generated when omitted.
             user_id: send as this member (default: the team owner).
@@ -501,7 +532,7 @@ class Schedules(Resource):
         *,
         inbox_id: int,
         execute_at: datetime,
-        content: ScheduledContent,
+        content: ScheduledContent | Mapping[str, Any],
         phone_number: str | None = None,
         conversation_id: int | None = None,
         list_id: int | None = None,

@@ -47,7 +47,8 @@ def _color(_inst: object, attribute: attrs.Attribute[Any], value: object) -> Non
         return
     if not isinstance(value, str) or not (value.isascii() and COLOR_RE.fullmatch(value)):
         raise RequestValidationError(
-            attribute.name, f"must be a hex colour such as '#1a73e8' or '#fa0', got {value!r}"
+            attribute.name,
+            f"must be a hex colour such as '#1a73e8' or '#fa0', got {check.show(value)}",
         )
 
 

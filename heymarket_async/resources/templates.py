@@ -6,7 +6,7 @@ Contract: heymarket-api.md §2.7 and §3 (the ``date`` cursor). Requests name a 
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Iterable, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -20,7 +20,7 @@ from .._protocol import ApiRequest, ApiResponse, path
 from ..errors import RequestValidationError
 from ._base import Requester, Resource, ResponseList, ResponseModel, Timeout, read_list, read_model
 from ._paging import DateCursor, walk_by_timestamp
-from .schedules import GalleryEntry
+from .schedules import GalleryEntry, gallery_entries
 
 __all__ = [
     "CreateTemplate",
@@ -45,13 +45,6 @@ W = TypeVar("W", bound=ResponseModel)
 
 
 # --- Request models -------------------------------------------------------------------------
-
-
-def _gallery(value: Iterable[GalleryEntry]) -> tuple[GalleryEntry, ...]:
-    # A single entry or a mapping stays as it is, for the validator to refuse by name.
-    if isinstance(value, GalleryEntry | Mapping | str):
-        return value  # type: ignore[return-value]
-    return tuple(value)
 
 
 def _gallery_entries(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -79,7 +72,7 @@ class GalleryContent:
         default=None, validator=attrs.validators.optional(check.non_empty_text)
     )
     gallery: tuple[GalleryEntry, ...] = attrs.field(
-        default=(), converter=_gallery, validator=_gallery_entries
+        default=(), converter=gallery_entries, validator=_gallery_entries
     )
 
     def __attrs_post_init__(self) -> None:
@@ -90,8 +83,14 @@ class GalleryContent:
 def _content(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if not isinstance(value, GalleryContent):
         raise RequestValidationError(
-            attribute.name, f"must be a GalleryContent, got {type(value).__name__}"
+            attribute.name,
+            f"must be a GalleryContent or a mapping of its fields, got {type(value).__name__}",
         )
+
+
+def _gallery_content(value: GalleryContent | Mapping[str, Any]) -> GalleryContent:
+    # The API reference shows content as JSON ({"text": ..., "gallery": [...]}).
+    return check.nested(GalleryContent, "content", value)
 
 
 def _optional_bool(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -112,7 +111,7 @@ class CreateTemplate:
     """
 
     title: str = attrs.field(validator=check.non_empty_text)
-    content: GalleryContent = attrs.field(validator=_content)
+    content: GalleryContent = attrs.field(converter=_gallery_content, validator=_content)
     local_id: str = attrs.field(factory=check.new_local_id, validator=check.local_id)
     archived: bool | None = attrs.field(default=None, validator=_optional_bool)
 
@@ -127,7 +126,7 @@ class UpdateTemplate:
 
     template_id: int = attrs.field(validator=check.positive_int)
     title: str = attrs.field(validator=check.non_empty_text)
-    content: GalleryContent = attrs.field(validator=_content)
+    content: GalleryContent = attrs.field(converter=_gallery_content, validator=_content)
     local_id: str | None = attrs.field(
         default=None, validator=attrs.validators.optional(check.local_id)
     )
@@ -333,7 +332,7 @@ class Templates(Resource):
         self,
         *,
         title: str,
-        content: GalleryContent,
+        content: GalleryContent | Mapping[str, Any],
         local_id: str | None = None,
         archived: bool | None = None,
         timeout: Timeout = USE_CLIENT_DEFAULT,
@@ -346,7 +345,8 @@ class Templates(Resource):
 
         Args:
             title: the template's name.
-            content: its text and/or gallery images.
+            content: its text and/or gallery images: a :class:`GalleryContent`, or a
+                mapping of its fields as in the API reference (``{"text": ...}``).
             local_id: your identifier; generated when omitted.
             archived: create it archived.
 
@@ -368,7 +368,7 @@ class Templates(Resource):
         template_id: int,
         *,
         title: str,
-        content: GalleryContent,
+        content: GalleryContent | Mapping[str, Any],
         local_id: str | None = None,
         archived: bool | None = None,
         timeout: Timeout = USE_CLIENT_DEFAULT,

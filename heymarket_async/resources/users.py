@@ -6,7 +6,7 @@ Contract: heymarket-api.md §2.2 (``GET /v1/users/get`` with a JSON body on the 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -96,11 +96,10 @@ class UserUpdate:
             )
 
 
-def _updates(value: Iterable[UserUpdate]) -> tuple[UserUpdate, ...]:
-    # A single update stays as it is, for the validator to refuse by name.
-    if isinstance(value, UserUpdate):
-        return value  # type: ignore[return-value]
-    return tuple(value)
+def _updates(value: Iterable[UserUpdate | Mapping[str, Any]]) -> tuple[UserUpdate, ...]:
+    # Items may be mappings of the documented fields ({"id": 7, "role_id": 4}); a single
+    # update (not a list) stays as it is, for the validator to refuse by name.
+    return check.nested_tuple(UserUpdate, "users", value)
 
 
 def _update_list(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -114,7 +113,8 @@ def _update_list(_inst: object, attribute: attrs.Attribute[Any], value: object) 
     for index, item in enumerate(value):
         if not isinstance(item, UserUpdate):
             raise RequestValidationError(
-                f"{attribute.name}[{index}]", f"must be a UserUpdate, got {type(item).__name__}"
+                f"{attribute.name}[{index}]",
+                f"must be a UserUpdate or a mapping of its fields, got {type(item).__name__}",
             )
         if item.id in seen:
             raise RequestValidationError(
@@ -231,12 +231,16 @@ class Users(Resource):
         return read_memberships(response)
 
     async def update(
-        self, *, users: Iterable[UserUpdate], timeout: Timeout = USE_CLIENT_DEFAULT
+        self,
+        *,
+        users: Iterable[UserUpdate | Mapping[str, Any]],
+        timeout: Timeout = USE_CLIENT_DEFAULT,
     ) -> ResponseList[TeamUser]:
         """Change users' names or roles.
 
         Args:
-            users: one :class:`UserUpdate` per user.
+            users: one :class:`UserUpdate` per user, or a mapping of its fields (``{"id": 7,
+                "role_id": 4}``, as in the API reference).
 
         Returns:
             The updated users, as the server reports them.

@@ -95,10 +95,19 @@ def _named(
     ``inbox_id``, after checking ``user_id`` belongs to that inbox."""
     inbox = _inbox(state, body)
     check_member(state, "user_id", require_int(body, "user_id"), inbox)
-    family = one_target(
-        body, ("chat_id", "target", "targets") if chat_id else ("target", "targets")
-    )
-    if family == "chat_id":
+    # §2.3 open/close: chat_id "required if no target", so both may come (the reference's
+    # example sends both); a target given with chat_id must name the same conversation.
+    by_chat = chat_id and body.get("chat_id") is not None
+    named = body.get("target") is not None or body.get("targets") is not None
+    if by_chat and not named:
+        family = "chat_id"
+    elif by_chat:
+        family = one_target(body, ("target", "targets"))
+    else:
+        family = one_target(
+            body, ("chat_id", "target", "targets") if chat_id else ("target", "targets")
+        )
+    if by_chat:
         conversation_id = require_int(body, "chat_id")
         conversation = state.conversations.get(conversation_id)
         if conversation is None:
@@ -107,6 +116,12 @@ def _named(
             raise ApiFailure.bad_data(
                 "chat_id", f"conversation {conversation_id} is not in inbox {inbox['id']}"
             )
+        named_key = _target(inbox, body, family) if family != "chat_id" else None
+        if (
+            named_key is not None
+            and state.conversation_with(inbox["id"], named_key) is not conversation
+        ):
+            raise ApiFailure.bad_data(family, f"does not name conversation {conversation_id}")
         return conversation, inbox
     target = _target(inbox, body, family)
     found = state.conversation_with(inbox["id"], target)

@@ -259,7 +259,7 @@ async def test_open_close_read_unread_and_reassign(api: Api) -> None:
         ("open", {"inbox_id": 42, "target": ADA}, "user_id"),
         ("open", {"inbox_id": 43, "user_id": 8, "target": ADA}, "user_id"),
         ("open", {"inbox_id": 42, "user_id": 7}, "chat_id"),
-        ("open", {"inbox_id": 42, "user_id": 7, "target": ADA, "chat_id": 1}, "target"),
+        ("open", {"inbox_id": 42, "user_id": 7, "target": ADA, "chat_id": 99}, "chat_id"),
         ("close", {"inbox_id": 42, "user_id": 7, "target": "+15105550100"}, "target"),
         ("close", {"inbox_id": 42, "user_id": 7, "target": GRACE}, "target"),
         ("close", {"inbox_id": 43, "user_id": 7, "target": ADA}, "target"),
@@ -282,6 +282,19 @@ async def test_conversation_actions_refuse_bad_requests(
     """A missing or unknown inbox, user, target or conversation is a 400 naming the field."""
     await api.conversation(ADA)
     bad_data(await api.call("POST", f"/v1/conversations/{action}", body), field)
+
+
+async def test_open_and_close_take_chat_id_with_its_target(api: Api) -> None:
+    """chat_id and target together (the API reference's example) name one conversation."""
+    chat = await api.conversation(ADA)
+    body = {"inbox_id": 42, "user_id": 7, "chat_id": chat, "target": ADA}
+    assert await api.ok("POST", "/v1/conversations/close", body) == "ok"
+    assert (await api.ok("GET", f"/v1/conversations/{chat}"))["status"] == "closed"
+    assert await api.ok("POST", "/v1/conversations/open", body) == "ok"
+    assert (await api.ok("GET", f"/v1/conversations/{chat}"))["status"] == "open"
+    await api.conversation(GRACE)
+    other = {**body, "target": GRACE}
+    bad_data(await api.call("POST", "/v1/conversations/close", other), "target")
 
 
 async def test_transfer_moves_an_sms_conversation(api: Api, sandbox: Sandbox) -> None:

@@ -224,8 +224,8 @@ async def test_reassign_and_transfer_are_not_resent_after_an_ambiguous_failure(
 
 async def test_invalid_actions_send_nothing(client: HeymarketClient, mock_api: MockApi) -> None:
     """Target mistakes and bad ids are refused before any request."""
-    with pytest.raises(RequestValidationError, match="exactly one"):
-        await client.conversations.open(inbox_id=42, user_id=7, chat_id=900, target=PHONE)
+    with pytest.raises(RequestValidationError, match="got none"):
+        await client.conversations.open(inbox_id=42, user_id=7)
     with pytest.raises(RequestValidationError, match="exactly one"):
         await client.conversations.read(inbox_id=42, user_id=7)
     with pytest.raises(RequestValidationError, match=r"E\.164"):

@@ -241,7 +241,9 @@ def test_batch_create_is_an_array_with_overwrite_in_the_query() -> None:
     with pytest.raises(RequestValidationError, match="at least one"):
         build_batch_create_contacts([])
     with pytest.raises(RequestValidationError, match=r"contacts\[0\]"):
-        build_batch_create_contacts([{"phone": PHONE}])  # type: ignore[list-item]
+        build_batch_create_contacts([PHONE])  # type: ignore[list-item]
+    with pytest.raises(RequestValidationError, match=r"contacts\[0\]\.phone"):
+        build_batch_create_contacts([{"phone": "+1 510"}])
 
 
 def test_custom_field_builders() -> None:
@@ -484,9 +486,12 @@ def test_v2_update_puts_only_given_fields_and_takes_a_uuid() -> None:
         UpdateContactV2(contact_id=UUID, custom={"Size": 4})
 
 
-def test_v2_reads_and_deletes_quote_the_uuid() -> None:
-    """Path ids are quoted, so an odd id cannot change the path."""
-    assert build_get_contact_v2("a/b") == ApiRequest(method="GET", path="/v2/contact/a%2Fb")
+def test_v2_reads_and_deletes_take_only_a_uuid() -> None:
+    """Path ids must be UUIDs (§2.4), so an odd id cannot change the path."""
+    assert build_get_contact_v2(UUID) == ApiRequest(method="GET", path=f"/v2/contact/{UUID}")
+    for odd in ("a/b", "..", ".", "", f"{UUID}/..", f"{UUID}?x=1"):
+        with pytest.raises(RequestValidationError, match="must be a UUID"):
+            build_get_contact_v2(odd)
     assert build_delete_contact_v2(UUID) == ApiRequest(method="DELETE", path=f"/v2/contact/{UUID}")
 
 
@@ -515,11 +520,12 @@ def test_v2_bulk_upsert_puts_contact_id_in_the_body_of_updates() -> None:
 
 def test_v2_bulk_delete_is_a_delete_with_a_json_body() -> None:
     """DELETE /v2/contacts carries one `id` channel entry with each UUID once."""
-    request = build_bulk_delete_contacts([UUID, "u-2", UUID])
+    other = "00000000-0000-4000-8000-000000000002"
+    request = build_bulk_delete_contacts([UUID, other, UUID])
     assert request == ApiRequest(
         method="DELETE",
         path="/v2/contacts",
-        json={"contact_channels": [{"channel_type": "id", "channel_ids": [UUID, "u-2"]}]},
+        json={"contact_channels": [{"channel_type": "id", "channel_ids": [UUID, other]}]},
     )
     assert request.body_bytes() is not None
     assert request.replay_safe

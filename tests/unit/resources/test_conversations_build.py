@@ -131,7 +131,8 @@ def test_open_by_group_targets() -> None:
     ("kwargs", "message"),
     [
         ({}, "got none"),
-        ({"chat_id": 900, "target": PHONE}, "got chat_id and target"),
+        ({"chat_id": None}, "got none"),
+        ({"chat_id": 900, "target": PHONE, "targets": [PHONE, OTHER]}, "got target and targets"),
         ({"target": PHONE, "targets": [PHONE, OTHER]}, "got target and targets"),
         ({"targets": [PHONE]}, "at least 2"),
         ({"targets": [PHONE, PHONE]}, "more than once"),

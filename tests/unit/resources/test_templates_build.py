@@ -90,7 +90,8 @@ def test_create_refuses_invalid_fields(kwargs: dict[str, Any], field: str) -> No
     [
         ({}, "content"),
         ({"text": ""}, "text"),
-        ({"gallery": [{"url": IMAGE}]}, "gallery[0]"),
+        ({"gallery": [{"link": IMAGE}]}, "gallery[0]"),
+        ({"gallery": [{"url": "not a url"}]}, "gallery[0].url"),
         ({"gallery": GalleryEntry(url=IMAGE)}, "gallery"),
     ],
 )

@@ -96,7 +96,8 @@ def test_user_update_refuses_invalid_changes(kwargs: dict[str, Any], message: st
     [
         ([], "users", "at least one"),
         (UserUpdate(id=3, role_id=1), "users", "not a single UserUpdate"),
-        ([{"id": 3, "role_id": 1}], "users[0]", "must be a UserUpdate"),
+        ([{"id": 3, "role": 1}], "users[0]", "unknown field 'role'"),
+        ([3], "users[0]", "must be a UserUpdate"),
         ([UserUpdate(id=3, role_id=1), UserUpdate(id=3, first_name="A")], "users[1]", "twice|more"),
     ],
 )
