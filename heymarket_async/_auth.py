@@ -6,6 +6,7 @@ The only module that imports the JOSE library (heymarket-api.md §1.2).
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, Final
@@ -23,24 +24,45 @@ JWT_HEADER: Final[Mapping[str, str]] = {"alg": "HS256", "typ": "JWT"}
 _NEVER_EXPIRES: Final = float("inf")  # the minted_at of a static API key
 
 
-def _non_empty(_inst: object, attribute: attrs.Attribute[str], value: object) -> None:
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigurationError(f"{attribute.name} must be a non-empty string")
+_CREDENTIAL_RE: Final = re.compile(r"[\x21-\x7e]+")  # printable ASCII, no spaces
+
+
+def _strip(value: object) -> object:
+    # Keys read from a file or an environment variable often end in a newline.
+    return value.strip() if isinstance(value, str) else value
+
+
+def _credential(_inst: object, attribute: attrs.Attribute[str], value: object) -> None:
+    """Refuse a credential that cannot be right, without ever echoing it."""
+    name = attribute.name
+    if not isinstance(value, str):
+        raise ConfigurationError(f"{name} must be a string, got {type(value).__name__}")
+    if not value:
+        raise ConfigurationError(f"{name} is empty")
+    if _CREDENTIAL_RE.fullmatch(value) is None:
+        raise ConfigurationError(
+            f"{name} contains spaces, control or non-ASCII characters (value not shown); "
+            "check how it was copied"
+        )
 
 
 @attrs.frozen(kw_only=True)
 class SecretCredentials:
-    """An API Secret ID and Secret Key, used to mint short-lived JWTs."""
+    """An API Secret ID and Secret Key, used to mint short-lived JWTs.
 
-    secret_id: str = attrs.field(validator=_non_empty)
-    secret_key: str = attrs.field(validator=_non_empty, repr=False)
+    Surrounding whitespace (a trailing newline from a file) is stripped; anything else that
+    is not printable ASCII is refused.
+    """
+
+    secret_id: str = attrs.field(converter=_strip, validator=_credential)
+    secret_key: str = attrs.field(converter=_strip, validator=_credential, repr=False)
 
 
 @attrs.frozen(kw_only=True)
 class ApiKeyCredentials:
-    """A legacy team API key, sent as is."""
+    """A legacy team API key, sent as is (surrounding whitespace stripped)."""
 
-    api_key: str = attrs.field(validator=_non_empty, repr=False)
+    api_key: str = attrs.field(converter=_strip, validator=_credential, repr=False)
 
 
 Credentials = SecretCredentials | ApiKeyCredentials

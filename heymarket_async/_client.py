@@ -6,6 +6,7 @@ a 401 invalidates the token used and repeats once with a fresh one.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import functools
 import logging
@@ -15,6 +16,8 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Final, Self, final
 from urllib.parse import urlsplit
+
+import attrs
 
 from ._auth import (
     ApiKeyCredentials,
@@ -37,10 +40,16 @@ from ._config import (
     UseClientDefault,
 )
 from ._protocol import ApiRequest, ApiResponse, decipher_response
-from ._ratelimit import SlidingWindowLimiter
+from ._ratelimit import RateLimiter, SlidingWindowLimiter
 from ._retry import Reconcile, call_with_retries
 from ._transport import AiohttpTransport, user_agent
-from .errors import AuthenticationError, ClientClosedError, ConfigurationError, RateLimitError
+from .errors import (
+    AuthenticationError,
+    ClientClosedError,
+    ConfigurationError,
+    RateLimitError,
+    WrongEventLoopError,
+)
 from .resources.contacts import Contacts
 from .resources.conversations import Conversations
 from .resources.email import Emails
@@ -80,15 +89,43 @@ def _credentials(secret_id: str | None, secret_key: str | None, api_key: str | N
     return SecretCredentials(secret_id=secret_id, secret_key=secret_key)
 
 
-def _check_base_url(base_url: str) -> str:
-    parts = urlsplit(base_url)
-    if parts.scheme not in {"http", "https"} or not parts.netloc:
-        raise ConfigurationError(f"base_url must be an absolute http(s) URL, got {base_url!r}")
-    return base_url.rstrip("/")
+_CLOSED_MESSAGE: Final = "this client was closed; create a new HeymarketClient"
+
+
+def _check_base_url(base_url: object) -> str:
+    """The API root without a trailing slash; errors never echo a password in it."""
+    if not isinstance(base_url, str):
+        raise ConfigurationError(f"base_url must be a string, got {type(base_url).__name__}")
+    url = base_url.strip()
+    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in url):
+        raise ConfigurationError("base_url must not contain spaces or control characters")
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    shown = f"{parts.scheme}://{host}{parts.path}" if parts.scheme else "(not a URL)"
+    if parts.scheme not in {"http", "https"} or not host:
+        raise ConfigurationError(f"base_url must be an absolute http(s) URL, got {shown!r}")
+    if "@" in parts.netloc:
+        raise ConfigurationError(
+            f"base_url must not carry credentials (user:password@), got {shown!r}; "
+            "give them as secret_id/secret_key or api_key"
+        )
+    if parts.query or parts.fragment or url.endswith(("?", "#")):
+        raise ConfigurationError(f"base_url must not have a query or fragment: {shown!r}")
+    try:
+        _ = parts.port
+    except ValueError:
+        raise ConfigurationError(f"base_url has an invalid port: {shown!r}") from None
+    return url.rstrip("/")
 
 
 def _is_positive_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _is_finite_seconds(value: object) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return 0 <= value < float("inf")
 
 
 def _timeouts(value: object, base: Timeouts = DEFAULT_TIMEOUTS) -> Timeouts:
@@ -116,6 +153,9 @@ class HeymarketClient:
         retry: the :class:`RetryPolicy` (``RetryPolicy.disabled()`` turns retries off).
         rate_limit_per_minute: client-side pacing (default 500, the API's limit); ``None``
             turns pacing off.
+        max_pacing_wait: the longest a request waits for a pacing slot before it fails
+            with ``PacingTimeoutError`` (``None``: only the call's timeout and the retry
+            deadline bound that wait, as they always do).
         token_lifetime: seconds a JWT is reused; must be under 300 (the server's expiry).
         session: an ``aiohttp.ClientSession`` you own; the client never closes it.
         clock: wall-clock seconds used for JWT ``iat`` and token age (for tests).
@@ -134,6 +174,7 @@ class HeymarketClient:
         timeout: Timeouts | float = DEFAULT_TIMEOUTS,
         retry: RetryPolicy = DEFAULT_RETRY,
         rate_limit_per_minute: int | None = DEFAULT_RATE_LIMIT_PER_MINUTE,
+        max_pacing_wait: float | None = None,
         token_lifetime: float = DEFAULT_TOKEN_LIFETIME,
         session: ClientSession | None = None,
         clock: Clock = time.time,
@@ -151,13 +192,21 @@ class HeymarketClient:
             )
         if not isinstance(retry, RetryPolicy):
             raise ConfigurationError("retry must be a RetryPolicy")
+        if max_pacing_wait is not None and not _is_finite_seconds(max_pacing_wait):
+            raise ConfigurationError(
+                f"max_pacing_wait must be a finite number of seconds >= 0 or None, "
+                f"got {max_pacing_wait!r}"
+            )
         self.base_url: Final = _check_base_url(base_url)
         self.timeouts: Final = _timeouts(timeout)
         self.retry_policy: Final = retry
         self.rate_limit_per_minute: Final = rate_limit_per_minute
+        self.max_pacing_wait: Final = max_pacing_wait
         self._tokens = TokenCache(credentials, lifetime=token_lifetime, clock=clock)
-        self._limiter = (
-            SlidingWindowLimiter(rate_limit_per_minute) if rate_limit_per_minute else None
+        self._limiter: RateLimiter | None = (
+            SlidingWindowLimiter(rate_limit_per_minute, max_pause=retry.max_wait)
+            if rate_limit_per_minute
+            else None
         )
         self._transport = AiohttpTransport(session=session, timeouts=self.timeouts)
         self._static_headers: Final[Mapping[str, str]] = {
@@ -168,6 +217,8 @@ class HeymarketClient:
         self._headers: Mapping[str, str] = self._static_headers
         self._headers_token: Token | None = None
         self._state = ClientState.UNOPENED
+        self._closing = asyncio.Event()  # wakes requests waiting to retry when we close
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._auth_scheme = "api key" if isinstance(credentials, ApiKeyCredentials) else "jwt"
 
         self.inboxes: Final = Inboxes(self)
@@ -224,9 +275,20 @@ class HeymarketClient:
         """How many JWTs this client has minted (for observability)."""
         return self._tokens.mint_count
 
+    def _check_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            if self._loop is not None:
+                raise WrongEventLoopError(
+                    "this HeymarketClient belongs to the event loop it was first used in; "
+                    "create one client per event loop"
+                )
+            self._loop = loop
+
     async def __aenter__(self) -> Self:
         if self._state is ClientState.CLOSED:
-            raise ClientClosedError("this client was closed; create a new HeymarketClient")
+            raise ClientClosedError(_CLOSED_MESSAGE)
+        self._check_loop()
         self._state = ClientState.OPENED
         return self
 
@@ -239,8 +301,17 @@ class HeymarketClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the connection pool (a session you passed in stays open). Idempotent."""
+        """Close the connection pool (a session you passed in stays open). Idempotent.
+
+        Requests of other tasks that wait for a retry or for a pacing slot end with
+        ``ClientClosedError``; none of them opens a new connection afterwards.
+        """
+        if self._loop is not None and self._state is not ClientState.CLOSED:
+            self._check_loop()
         self._state = ClientState.CLOSED
+        self._closing.set()
+        if self._limiter is not None:
+            self._limiter.close()
         await self._transport.aclose()
 
     async def request(
@@ -253,13 +324,19 @@ class HeymarketClient:
         """Send one API request with auth, pacing and retries; the services use this.
 
         Raises:
-            ClientClosedError: the client is closed.
+            ClientClosedError: the client is closed (also while the request waited).
+            WrongEventLoopError: called from another event loop than the client's first.
+            PacingTimeoutError: the wait for a pacing slot would outlast the call's time
+                limit (``timeout``, ``max_pacing_wait`` or the retry deadline).
             APIError: the API answered with an error (after retries where allowed).
             TransportError: no answer (after retries where allowed).
         """
         if self._state is ClientState.CLOSED:
-            raise ClientClosedError("this client was closed; create a new HeymarketClient")
+            raise ClientClosedError(_CLOSED_MESSAGE)
+        if self._loop is not asyncio.get_running_loop():
+            self._check_loop()
         self._state = ClientState.OPENED
+        deadline = time.monotonic() + self.retry_policy.deadline
         timeouts = None if timeout is USE_CLIENT_DEFAULT else _timeouts(timeout, self.timeouts)
         url = self.base_url + request.path
         body = request.body_bytes()
@@ -267,7 +344,7 @@ class HeymarketClient:
         # A partial, not a wrapping coroutine: each attempt awaits _send_authenticated
         # directly, one coroutine and one frame fewer on every resume.
         attempt = functools.partial(
-            self._send_authenticated, request, url, body, timeouts, description
+            self._send_authenticated, request, url, body, timeouts, description, deadline=deadline
         )
         return await call_with_retries(
             attempt,
@@ -275,7 +352,17 @@ class HeymarketClient:
             replay_safe=request.replay_safe,
             reconcile=reconcile,
             description=description,
+            closed=self._closing,
         )
+
+    def _pacing_deadline(self, deadline: float, timeouts: Timeouts | None, now: float) -> float:
+        """The latest moment a pacing slot is still of use to this attempt."""
+        total = (timeouts or self.timeouts).total
+        if total is not None:
+            deadline = min(deadline, now + total)
+        if self.max_pacing_wait is not None:
+            deadline = min(deadline, now + self.max_pacing_wait)
+        return deadline
 
     async def _send_authenticated(
         self,
@@ -284,6 +371,8 @@ class HeymarketClient:
         body: bytes | None,
         timeouts: Timeouts | None,
         description: str,
+        *,
+        deadline: float,
     ) -> ApiResponse:
         refreshed = False
         while True:
@@ -296,8 +385,16 @@ class HeymarketClient:
             limiter = self._limiter
             started = time.perf_counter()
             if limiter is not None:
-                await limiter.acquire()
+                # The loop's clock is the one the limiter sleeps on (time.monotonic in practice).
+                clock = asyncio.get_running_loop().time
+                now = clock()
+                await limiter.acquire(deadline=self._pacing_deadline(deadline, timeouts, now))
+                timeouts = self._less_waited(timeouts, clock() - now)
             try:
+                if self.is_closed:
+                    # Closed while this attempt waited (backoff, token, slot): sending now
+                    # would open a new connection pool that nobody closes.
+                    raise ClientClosedError(_CLOSED_MESSAGE)
                 raw = await self._transport.send(
                     request.method,
                     url,
@@ -330,6 +427,18 @@ class HeymarketClient:
                 if limiter is not None:
                     limiter.on_rate_limited(exc.retry_after)
                 raise
+            except Exception:
+                if limiter is not None:
+                    limiter.on_success()  # any answer but a 429 counts as accepted pace
+                raise
             if limiter is not None:
                 limiter.on_success()
             return response
+
+    def _less_waited(self, timeouts: Timeouts | None, waited: float) -> Timeouts | None:
+        """``timeouts`` with the time spent waiting for a pacing slot taken off its total."""
+        current = timeouts or self.timeouts
+        if current.total is None or waited < 0.001:
+            return timeouts
+        # What is left is checked against the deadline by acquire, so it is positive.
+        return attrs.evolve(current, total=max(current.total - waited, 0.001))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import math
 from typing import Any, Final
 
 import attrs
@@ -30,6 +31,14 @@ def _non_negative(_inst: object, attribute: attrs.Attribute[float], value: float
         raise ConfigurationError(f"{attribute.name} must not be negative, got {value!r}")
 
 
+def _finite_non_negative(_inst: object, attribute: attrs.Attribute[float], value: float) -> None:
+    # The cap on every server-chosen wait: it must be a real bound.
+    if not (value >= 0 and math.isfinite(value)):
+        raise ConfigurationError(
+            f"{attribute.name} must be a finite number of seconds >= 0, got {value!r}"
+        )
+
+
 @attrs.frozen(kw_only=True)
 class Timeouts:
     """Per-request time limits in seconds.
@@ -55,16 +64,18 @@ class RetryPolicy:
 
     Attributes:
         attempts: total tries including the first (1 disables retries).
-        deadline: seconds from the first try after which no new try starts.
+        deadline: seconds from the first try after which no new try starts; the wait for
+            a pacing slot and every backoff count against it.
         initial_wait: first backoff in seconds; doubles each retry.
-        max_wait: cap on one backoff (and on an honoured ``Retry-After``).
+        max_wait: cap on one backoff, on an honoured ``Retry-After``, and on the pause the
+            rate limiter takes after a 429, whatever the server asks for.
         jitter: up to this many random seconds added to each backoff.
     """
 
     attempts: int = attrs.field(default=4)
     deadline: float = attrs.field(default=120.0, validator=_positive)
     initial_wait: float = attrs.field(default=0.5, validator=_non_negative)
-    max_wait: float = attrs.field(default=30.0, validator=_non_negative)
+    max_wait: float = attrs.field(default=30.0, validator=_finite_non_negative)
     jitter: float = attrs.field(default=0.5, validator=_non_negative)
 
     @attempts.validator

@@ -27,7 +27,15 @@ from tenacity import (
 from tenacity.stop import stop_base
 
 from ._config import RetryPolicy
-from .errors import RateLimitError, ReconciliationError, ServerError, TransportError
+from ._ratelimit import capped_wait
+from .errors import (
+    ClientClosedError,
+    PacingTimeoutError,
+    RateLimitError,
+    ReconciliationError,
+    ServerError,
+    TransportError,
+)
 
 T = TypeVar("T")
 Reconcile = Callable[[], Awaitable[T | None]]
@@ -39,6 +47,20 @@ _waits_enabled = True
 
 async def _sleep(seconds: float) -> None:
     await asyncio.sleep(seconds)
+
+
+async def _sleep_unless_closed(seconds: float, closed: asyncio.Event) -> None:
+    """Sleep like :func:`_sleep`, but end at once with ``ClientClosedError`` on close."""
+    if not closed.is_set():
+        sleeper = asyncio.ensure_future(_sleep(seconds))
+        closing = asyncio.ensure_future(closed.wait())
+        try:
+            await asyncio.wait({sleeper, closing}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            closing.cancel()
+    if closed.is_set():
+        raise ClientClosedError("the client was closed while this request waited to retry")
 
 
 async def pause(seconds: float) -> None:
@@ -65,7 +87,12 @@ def is_ambiguous(exc: BaseException) -> bool:
 
 
 class _Wait:
-    """Exponential backoff with jitter; a server's ``Retry-After`` wins when it is given."""
+    """Exponential backoff with jitter; a server's ``Retry-After`` wins when it is given.
+
+    Every wait is capped by ``max_wait``, and a wait that would end past the deadline is not
+    taken at all (``stop_before_delay`` ends the call with the last error instead): a server
+    that asks for 10**9 seconds (or ``inf``, or a date in the far future) cannot freeze a call.
+    """
 
     def __init__(self, policy: RetryPolicy) -> None:
         self._policy = policy
@@ -77,20 +104,25 @@ class _Wait:
         if not _waits_enabled:
             return 0.0
         exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, RateLimitError) and exc.retry_after is not None:
-            return min(exc.retry_after, self._policy.max_wait)
-        return float(self._backoff(state))
+        wait = None
+        if isinstance(exc, RateLimitError):
+            wait = capped_wait(exc.retry_after, self._policy.max_wait)
+        if wait is None:
+            wait = min(float(self._backoff(state)), self._policy.max_wait)
+        return wait
 
 
 def _should_retry_any(exc: BaseException) -> bool:
     """The retry predicate when repeating after an ambiguous failure is allowed."""
+    if isinstance(exc, PacingTimeoutError):
+        return False  # our own limiter already said the wait is too long
     return isinstance(exc, RateLimitError | ServerError | TransportError)
 
 
 def _should_retry_unambiguous(exc: BaseException) -> bool:
     """The retry predicate when only failures that certainly sent nothing may be repeated."""
     if isinstance(exc, RateLimitError):
-        return True
+        return not isinstance(exc, PacingTimeoutError)
     if isinstance(exc, ServerError | TransportError):
         return not is_ambiguous(exc)
     return False
@@ -116,6 +148,7 @@ async def call_with_retries(
     replay_safe: bool,
     reconcile: Reconcile[T] | None = None,
     description: str = "request",
+    closed: asyncio.Event | None = None,
 ) -> T:
     """Run ``attempt`` until it succeeds or the policy gives up; re-raise the last error.
 
@@ -126,6 +159,8 @@ async def call_with_retries(
         reconcile: for requests that are not replay-safe, a lookup run before each repeat
             that follows an ambiguous failure; a non-``None`` result ends the call with it.
         description: names the request in DEBUG logs (no secrets, no bodies).
+        closed: set when the caller's client closes; a backoff under way then ends at once
+            with ``ClientClosedError`` instead of retrying on a closed client.
     """
 
     must_reconcile = False
@@ -159,7 +194,8 @@ async def call_with_retries(
         retry=_RETRY_ANY if replay_safe or reconcile is not None else _RETRY_UNAMBIGUOUS,
         before_sleep=log_retry,
         reraise=True,
-        sleep=_sleep,  # read at each call, so tests can replace it
+        # Read at each call, so tests can replace _sleep.
+        sleep=_sleep if closed is None else functools.partial(_sleep_unless_closed, closed=closed),
     )
     async for try_ in retrying:
         if first_failure is not None:

@@ -5,6 +5,7 @@
     HeymarketError
     ├── ConfigurationError        (also ValueError) bad client options, raised at construction
     ├── ClientClosedError         (also RuntimeError) the client was used after it was closed
+    ├── WrongEventLoopError       (also RuntimeError) a client used from a second event loop
     ├── RequestValidationError    (also ValueError) an invalid request, raised before the wire
     ├── TransportError            no HTTP answer; ``possibly_sent`` says if the body may have
     │   │                         reached the server
@@ -17,6 +18,7 @@
     │   ├── NotFoundError         404
     │   ├── ConflictError         409
     │   ├── RateLimitError        429, with ``retry_after`` in seconds when the server sent it
+    │   │   └── PacingTimeoutError  the client's own limiter would wait past the time limit
     │   └── ServerError           5xx
     ├── UnexpectedResponseError   a 2xx answer the SDK could not read
     ├── ReconciliationError       after an ambiguous failure, history could not tell whether
@@ -42,6 +44,7 @@ __all__ = [
     "HeymarketError",
     "NetworkError",
     "NotFoundError",
+    "PacingTimeoutError",
     "PermissionDeniedError",
     "RateLimitError",
     "ReconciliationError",
@@ -50,6 +53,7 @@ __all__ = [
     "TransportError",
     "TransportTimeoutError",
     "UnexpectedResponseError",
+    "WrongEventLoopError",
 ]
 
 
@@ -211,3 +215,33 @@ class ReconciliationError(HeymarketError):
 
 class BulkSendError(HeymarketError):
     """The bulk machinery itself failed (for example, the journal is unusable)."""
+
+
+class PacingTimeoutError(RateLimitError):
+    """The client's own rate limiter would hold the request past the call's time limit.
+
+    Raised before anything is sent (``status`` is 429, ``request_id`` is ``None``); it is
+    never retried into a further wait.
+
+    Attributes:
+        wait: seconds the request would at least have waited for a pacing slot.
+    """
+
+    def __init__(self, *, wait: float, allowed: float) -> None:
+        self.wait = wait
+        super().__init__(
+            message=(
+                f"the client's rate limiter would hold this request for at least {wait:.1f} s, "
+                f"longer than the {max(allowed, 0.0):.1f} s its time limit leaves; nothing was sent"
+            ),
+            code="client_pacing",
+            retry_after=wait,
+        )
+
+
+class WrongEventLoopError(HeymarketError, RuntimeError):
+    """A client was used from an event loop other than the one it was first used in.
+
+    A client's connection pool, locks and limiter belong to one event loop; create one
+    client per loop.
+    """

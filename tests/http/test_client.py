@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -21,6 +22,7 @@ from heymarket_async.errors import (
 )
 
 from ..helpers import BASE_URL, SECRET_ID, SECRET_KEY, CompatClientResponse, MockApi
+from ..virtual_time import run_virtual
 
 TEAM = {"id": 1, "name": "Acme", "list_size": 10000, "members": []}
 
@@ -221,21 +223,12 @@ async def test_get_may_carry_a_json_body_and_headers_are_sent(slow_server: str) 
 # --- pacing ------------------------------------------------------------------------------
 
 
-async def test_client_limiter_keeps_concurrent_calls_under_the_rate(mock_api: MockApi) -> None:
+def test_client_limiter_keeps_concurrent_calls_under_the_rate(mock_api: MockApi) -> None:
     """30 concurrent calls with a limit of 10/min never exceed 10 in a sliding window."""
-
-    class FakeTime:
-        now = 0.0
-
-        async def sleep(self, seconds: float) -> None:
-            self.now += seconds
-            await asyncio.sleep(0)
-
-    fake = FakeTime()
     sent_at: list[float] = []
 
     def record(_url: Any, **_kwargs: Any) -> None:
-        sent_at.append(fake.now)
+        sent_at.append(asyncio.get_running_loop().time())
 
     mock_api.mocked.get(
         BASE_URL + "/v1/team",
@@ -244,23 +237,33 @@ async def test_client_limiter_keeps_concurrent_calls_under_the_rate(mock_api: Mo
         callback=record,
         response_class=CompatClientResponse,
     )
-    async with _client(rate_limit_per_minute=10) as hm:
-        hm._limiter = SlidingWindowLimiter(10, clock=lambda: fake.now, sleep=fake.sleep)
-        await asyncio.gather(*(hm.team.get() for _ in range(30)))
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        # The pacing wait counts against the retry deadline; these calls wait minutes.
+        async with _client(rate_limit_per_minute=10, retry=RetryPolicy(deadline=3600)) as hm:
+            hm._limiter = SlidingWindowLimiter(10, clock=loop.time)
+            await asyncio.gather(*(hm.team.get() for _ in range(30)))
+
+    run_virtual(main(), start=time.monotonic())
     assert len(sent_at) == 30
     sent_at.sort()
     for i in range(len(sent_at) - 10):
         assert sent_at[i + 10] - sent_at[i] >= 60.0
 
 
-async def test_429_slows_the_client_limiter(mock_api: MockApi) -> None:
-    """A 429 answer lowers the client's effective rate."""
-    mock_api.add("GET", "/v1/team", status=429)
+async def test_one_429_pauses_the_client_limiter_without_cutting_its_rate(
+    mock_api: MockApi,
+) -> None:
+    """A single 429 pauses pacing (for Retry-After, capped by max_wait); the rate stays."""
+    mock_api.add("GET", "/v1/team", status=429, headers={"Retry-After": "1000000000"})
     mock_api.add("GET", "/v1/team", payload=TEAM)
-    async with _client(rate_limit_per_minute=100) as hm:
-        await hm.team.get()
-        assert hm._limiter is not None
-        assert hm._limiter.effective_limit < 100
+    policy = RetryPolicy(max_wait=0.05)
+    async with _client(rate_limit_per_minute=100, retry=policy) as hm:
+        await asyncio.wait_for(hm.team.get(), 5)
+        assert isinstance(hm._limiter, SlidingWindowLimiter)
+        assert hm._limiter.effective_limit == 100
+        assert hm._limiter.max_pause == 0.05
 
 
 # --- secrets -----------------------------------------------------------------------------
