@@ -344,7 +344,10 @@ class Delivery:
         async def lookup() -> Message | None:
             nonlocal resent_blind
             found = await self._lookup(send, since, members)
-            resent_blind = resent_blind or (found is None and send.is_broadcast)
+            # Under the resend policy not finding a broadcast is no proof: say so.
+            resent_blind = resent_blind or (
+                found is None and send.is_broadcast and self._resend_broadcasts
+            )
             return found
 
         reconcile = reconciler(
