@@ -24,7 +24,7 @@ from ._config import USE_CLIENT_DEFAULT
 from ._converter import unstructure
 from ._protocol import ApiResponse
 from ._retry import Reconcile
-from .errors import HeymarketError, ReconciliationError
+from .errors import HeymarketError, NotFoundError, ReconciliationError
 from .resources._base import Requester, Timeout, read_list
 from .resources.messages import (
     AllMessagesQuery,
@@ -177,7 +177,8 @@ async def probe_members(
                 timeout=timeout,
                 on_page=count,
             )
-        except ReconciliationError as exc:
+        except (ReconciliationError, NotFoundError) as exc:
+            # A member without a conversation may be answered 404 (undocumented): not seen.
             logger.debug("probing a member for local_id %s: %s", send.local_id, exc)
             found = None
         if found is not None:

@@ -187,3 +187,28 @@ async def test_broadcast_refuses_a_team_without_list_size() -> None:
                     hm, inbox_id=42, creator_id=7, phones=[PHONE], text="Hi", key="size"
                 )
         assert [(r.method, r.path) for r in server.requests] == [("GET", "/v1/team")]
+
+
+async def test_list_broadcast_probes_answered_404_end_in_a_resend_with_the_same_local_id() -> None:
+    """History answering 404 for members' conversations settles nothing: the broadcast is
+    sent again with its local_id (the API de-duplicates list broadcasts), not left unknown."""
+    async with HostileServer() as server:
+        server.script("POST", "/v2/lists", then=Answer.json({"id": 501, "rev": 1, "uuid": "u"}))
+        server.script("POST", SEND, Answer.dropped(), then=Answer.json({"id": 9}))
+        async with server.client() as hm:
+            report = await broadcast(
+                hm,
+                inbox_id=42,
+                creator_id=7,
+                phones=[f"151055500{i:02d}" for i in range(5)],
+                text="Hi",
+                key="gone",
+                list_size=5,
+            )
+        [chunk] = report.chunks
+        assert (chunk.status, chunk.message_id) == (OutcomeStatus.SENT, 9)
+        assert chunk.reason is not None
+        assert "same local_id" in chunk.reason
+        sends = server.seen("POST", SEND)
+        assert [s.json["local_id"] for s in sends] == [sends[0].json["local_id"]] * 2
+        assert len(server.seen("GET", HISTORY)) == 3
