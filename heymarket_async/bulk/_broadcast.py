@@ -226,8 +226,8 @@ class _Run:
                         f"and history could not settle it ({outcome.error}); nothing new was "
                         "sent, run again"
                     ) from outcome.error
-                self._record(outcome)
                 if outcome.status is not OutcomeStatus.FAILED:
+                    self._record(outcome)
                     continue
             # Never sent (no list, never claimed, failed, or absent from history).
             await self.journal.release_chunk(chunk.send_local_id)

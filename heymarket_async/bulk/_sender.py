@@ -381,9 +381,9 @@ class Delivery:
                 must_look = False
             try:
                 response = await self._client.request(request, reconcile=reconcile)
-            except UnexpectedResponseError:
+            except UnexpectedResponseError as exc:
                 # A 2xx whose body could not be read: accepted, so never sent again.
-                return await self._accepted(index, send, None)
+                return await self._accepted(index, send, exc.request_id)
             except HeymarketError as exc:
                 last_error = exc
                 if is_ambiguous(exc):
@@ -396,7 +396,7 @@ class Delivery:
             else:
                 message_id = _read_id(response, send)
                 if message_id is None:
-                    return await self._accepted(index, send, None)
+                    return await self._accepted(index, send, response.request_id)
             await self._journal.finish(send.local_id, "sent", message_id=message_id)
             return Outcome(
                 index=index,
@@ -415,14 +415,13 @@ class Delivery:
             reason="the send may have happened and history could not confirm it",
         )
 
-    async def _accepted(self, index: int, send: SendMessage, message_id: int | None) -> Outcome:
-        await self._journal.finish(send.local_id, "sent", message_id=message_id)
+    async def _accepted(self, index: int, send: SendMessage, request_id: str | None) -> Outcome:
+        logger.warning(
+            "local_id %s: %s (request id %s)", send.local_id, UNREADABLE_REASON, request_id
+        )
+        await self._journal.finish(send.local_id, "sent")
         return Outcome(
-            index=index,
-            request=send,
-            status=OutcomeStatus.SENT,
-            message_id=message_id,
-            reason=UNREADABLE_REASON,
+            index=index, request=send, status=OutcomeStatus.SENT, reason=UNREADABLE_REASON
         )
 
 
@@ -431,9 +430,6 @@ def _read_id(response: ApiResponse, send: SendMessage) -> int | None:
     try:
         return read_sent_message(response, send).id
     except _UNREADABLE:
-        logger.warning(
-            "local_id %s: %s (request id %s)", send.local_id, UNREADABLE_REASON, response.request_id
-        )
         return None
 
 
