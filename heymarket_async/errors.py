@@ -196,11 +196,20 @@ class UnexpectedResponseError(HeymarketError):
     Attributes:
         status: the HTTP status code.
         request_id: the ``X-Request-Id`` response header.
+        local_id: the ``local_id`` of the send that was accepted, when there was one.
     """
 
-    def __init__(self, message: str, *, status: int, request_id: str | None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        request_id: str | None,
+        local_id: str | None = None,
+    ) -> None:
         self.status = status
         self.request_id = request_id
+        self.local_id = local_id
         rid = f" (request id {request_id})" if request_id else ""
         super().__init__(f"{message}{rid}")
 

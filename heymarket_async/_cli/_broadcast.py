@@ -22,7 +22,14 @@ from typing import Any, Final, Literal, TextIO
 import attrs
 
 from .._validation import check_phone, normalize_phone
-from ..bulk import BatchSender, Outcome, OutcomeStatus, broadcast, derive_local_id
+from ..bulk import (
+    BatchSender,
+    BroadcastProgress,
+    Outcome,
+    OutcomeStatus,
+    broadcast,
+    derive_local_id,
+)
 from ..errors import RequestValidationError
 from ..resources.messages import SendMessage
 from ._args import (
@@ -282,16 +289,26 @@ async def _send_lists(
     def phones() -> Iterator[str]:
         for line, record in data_records(args.csv, layout):
             row = checker.check(line, record)
-            bar.advance()
-            if row is not None:
+            if row is None:
+                bar.advance()  # a refused row is decided as soon as it is read
+            else:
                 yield row.phone
 
-    done = 0
+    # The bar counts recipients decided, not rows read: a row read ahead of its list's
+    # send is not done yet.
+    shown = 0
+    lists_done = 0
 
     def on_chunk(_outcome: Outcome) -> None:
-        nonlocal done
-        done += 1
-        bar.note(f"{done} list broadcast(s) done")
+        nonlocal lists_done
+        lists_done += 1
+
+    def on_progress(progress: BroadcastProgress) -> None:
+        nonlocal shown
+        if progress.done > shown:
+            bar.advance(progress.done - shown)
+            shown = progress.done
+        bar.note(progress.note or f"{lists_done} list broadcast(s) done")
 
     async with open_client(args) as hm:
         report = await broadcast(
@@ -303,6 +320,7 @@ async def _send_lists(
             list_size=args.list_size,
             journal=args.journal,
             on_chunk=on_chunk,
+            on_progress=on_progress,
             **_content(args),
         )
     result.recipients = report.recipients

@@ -13,13 +13,20 @@
 
 from __future__ import annotations
 
-from ._broadcast import BroadcastReport, ExcludedRecipient, InvalidRecipient, broadcast
+from ._broadcast import (
+    BroadcastProgress,
+    BroadcastReport,
+    ExcludedRecipient,
+    InvalidRecipient,
+    broadcast,
+)
 from ._journal import Journal, JournalEntry
 from ._sender import BatchReport, BatchSender, Outcome, OutcomeStatus, derive_local_id
 
 __all__ = [
     "BatchReport",
     "BatchSender",
+    "BroadcastProgress",
     "BroadcastReport",
     "ExcludedRecipient",
     "InvalidRecipient",

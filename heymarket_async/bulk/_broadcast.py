@@ -3,6 +3,12 @@
 Phones are split into lists of at most ``team.list_size``; each list is created and sent to
 with deterministic ``local_id``s derived from the job key and the list's members, so a
 million recipients cost a few hundred requests and a rerun sends nothing twice.
+
+An ambiguous failure of a list broadcast is settled by reading the conversations of a few of
+the list's members (a list broadcast writes one message per member), so it costs a bounded
+number of requests however much the team has sent; what that cannot settle is sent again
+with the same ``local_id``, which the API de-duplicates for list broadcasts (unless
+``resend_broadcasts=False``).
 """
 
 from __future__ import annotations
@@ -12,14 +18,17 @@ import hashlib
 import os
 import time
 import uuid
-from collections.abc import AsyncIterable, Callable, Iterable
-from typing import TYPE_CHECKING, Final
+from collections.abc import AsyncIterable, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
+from .._reconcile import PROBE_MEMBERS
 from .._validation import check_phone, check_positive_int, normalize_phone
 from ..errors import BulkSendError, HeymarketError, RequestValidationError
+from ..resources._base import unwrap
 from ..resources.messages import SendMessage
+from ..resources.team import build_get_team
 from ._journal import ChunkRecord, Journal, opened
 from ._sender import (
     Delivery,
@@ -64,6 +73,31 @@ class ExcludedRecipient:
 
 
 @attrs.frozen(kw_only=True)
+class BroadcastProgress:
+    """Where a running :func:`broadcast` stands, counted in recipients.
+
+    Attributes:
+        recipients: input items read so far.
+        sent, skipped, failed, unknown: recipients decided so far, as in the report.
+        lists_created: lists created so far in this run.
+        note: what is happening now, when worth saying (e.g. a history lookup under way).
+    """
+
+    recipients: int
+    sent: int
+    skipped: int
+    failed: int
+    unknown: int
+    lists_created: int
+    note: str | None = None
+
+    @property
+    def done(self) -> int:
+        """Recipients decided so far."""
+        return self.sent + self.skipped + self.failed + self.unknown
+
+
+@attrs.frozen(kw_only=True)
 class BroadcastReport:
     """What a :func:`broadcast` did, counted in recipients.
 
@@ -79,7 +113,9 @@ class BroadcastReport:
             (with ``skip_opted_out``) phones whose status could not be read.
         unknown: recipients of chunks whose send could not be confirmed either way.
         lists_created: lists created in this run.
-        chunks: one outcome per list broadcast attempted in this run.
+        chunks: one outcome per list broadcast attempted in this run (its ``recipients``
+            says how many phones it covered), including those an earlier run left undecided
+            and this run settled first (their phones count as ``skipped``).
         invalid: the invalid inputs, with their positions.
         excluded: the phones ``skip_opted_out`` kept off the lists, with the reason.
     """
@@ -99,6 +135,14 @@ class BroadcastReport:
     def ok(self) -> bool:
         """Whether every recipient was sent to (now or earlier) or was a repeat."""
         return self.failed == 0 and self.unknown == 0
+
+
+def _probe_sample(phones: Sequence[str]) -> list[str]:
+    """A few members spread over the list, whose conversations a lookup may read."""
+    if len(phones) <= PROBE_MEMBERS:
+        return list(phones)
+    step = (len(phones) - 1) / (PROBE_MEMBERS - 1)
+    return [phones[round(i * step)] for i in range(PROBE_MEMBERS)]
 
 
 def _chunk_ids(key: str, phones: list[str]) -> ChunkRecord:
@@ -124,6 +168,7 @@ class _Run:
     inbox_id: int
     creator_id: int
     on_chunk: Callable[[Outcome], None] | None
+    on_progress: Callable[[BroadcastProgress], None] | None = None
     skip_opted_out: bool = False
     recipients: int = 0
     sent: int = 0
@@ -137,23 +182,52 @@ class _Run:
     buffer: list[str] = attrs.Factory(list)
     pending: list[tuple[int, str]] = attrs.Factory(list)  # (input position, phone)
 
+    def progress(self, note: str | None = None) -> None:
+        """Tell the caller's ``on_progress`` where the job stands."""
+        if self.on_progress is not None:
+            self.on_progress(
+                BroadcastProgress(
+                    recipients=self.recipients,
+                    sent=self.sent,
+                    skipped=self.skipped,
+                    failed=self.failed,
+                    unknown=self.unknown,
+                    lists_created=self.lists_created,
+                    note=note,
+                )
+            )
+
     async def settle_earlier_chunks(self) -> None:
-        """Decide every chunk an earlier run left unsent, before anything new is sent."""
+        """Decide every chunk an earlier run left unsent, before anything new is sent.
+
+        A chunk whose broadcast was in flight is finished now: looked up, and sent (with its
+        ``local_id``) if the lookup says so. Its phones then count as skipped when the input
+        reaches them; the chunk's outcome is in ``chunks``.
+        """
         for chunk in await self.journal.chunks(self.key):
             entry = await self.journal.get(chunk.send_local_id)
             if entry is not None and entry.state == "sent":
                 continue
             if entry is not None and entry.state == "inflight" and chunk.list_id is not None:
-                send = self._send_for(chunk, chunk.list_id)
-                try:
-                    found = await self.delivery.look(send, entry.first_attempt_at)
-                except HeymarketError as exc:
+                members = await self.journal.chunk_phones(chunk.send_local_id, limit=PROBE_MEMBERS)
+                self.progress(
+                    f"settling list broadcast {chunk.send_local_id} ({chunk.size} recipients) "
+                    "left in flight by an earlier run"
+                )
+                outcome = await self.delivery.deliver(
+                    len(self.chunks),
+                    self._send_for(chunk, chunk.list_id),
+                    members=members,
+                    recipients=chunk.size,
+                )
+                if outcome.status is OutcomeStatus.UNKNOWN:
                     raise BulkSendError(
                         f"an earlier run left list broadcast {chunk.send_local_id} undecided "
-                        f"and history could not be read ({exc}); nothing was sent, run again"
-                    ) from exc
-                if found is not None:
-                    await self.journal.finish(chunk.send_local_id, "sent", message_id=found)
+                        f"and history could not settle it ({outcome.error}); nothing new was "
+                        "sent, run again"
+                    ) from outcome.error
+                if outcome.status is not OutcomeStatus.FAILED:
+                    self._record(outcome)
                     continue
             # Never sent (no list, never claimed, failed, or absent from history).
             await self.journal.release_chunk(chunk.send_local_id)
@@ -191,6 +265,7 @@ class _Run:
         if fresh:
             await self.journal.claim_recipients(self.key, fresh, run_id=self.run_id)
         self.buffer.extend(fresh)
+        self.progress()
         while len(self.buffer) >= self.list_size:
             chunk, self.buffer = self.buffer[: self.list_size], self.buffer[self.list_size :]
             await self.flush(chunk)
@@ -246,13 +321,22 @@ class _Run:
             self.failed += len(phones)
             self._record(
                 Outcome(
-                    index=len(self.chunks), request=None, status=OutcomeStatus.FAILED, error=exc
+                    index=len(self.chunks),
+                    request=None,
+                    status=OutcomeStatus.FAILED,
+                    error=exc,
+                    recipients=len(phones),
                 )
             )
             return
         self.lists_created += 1
         await self.journal.set_chunk_list(record.send_local_id, created.id)
-        outcome = await self.delivery.deliver(len(self.chunks), self._send_for(record, created.id))
+        outcome = await self.delivery.deliver(
+            len(self.chunks),
+            self._send_for(record, created.id),
+            members=_probe_sample(phones),
+            recipients=len(phones),
+        )
         if outcome.status is OutcomeStatus.SENT:
             self.sent += len(phones)
         elif outcome.status is OutcomeStatus.SKIPPED:
@@ -268,6 +352,21 @@ class _Run:
         self.chunks.append(outcome)
         if self.on_chunk is not None:
             self.on_chunk(outcome)
+        self.progress()
+
+
+async def _team_list_size(client: HeymarketClient) -> int:
+    """``team.list_size`` as the API sent it, refused unless a positive whole number."""
+    response = await client.request(build_get_team())
+    team: Any = unwrap(response.data, "team")
+    value = team.get("list_size") if isinstance(team, dict) else None
+    # Read raw: a lenient reading would turn true into 1 and 1.5 into 1.
+    if type(value) is not int or value <= 0:
+        raise BulkSendError(
+            f"the team's list_size is {value!r}, not a positive whole number, so lists "
+            "cannot be sized; pass list_size="
+        )
+    return value
 
 
 async def broadcast(
@@ -287,6 +386,8 @@ async def broadcast(
     on_unknown: OnUnknown = "reconcile",
     on_chunk: Callable[[Outcome], None] | None = None,
     skip_opted_out: bool = False,
+    resend_broadcasts: bool = True,
+    on_progress: Callable[[BroadcastProgress], None] | None = None,
 ) -> BroadcastReport:
     """Send identical content to many phones through list broadcasts.
 
@@ -301,7 +402,17 @@ async def broadcast(
             ``+1 (510) 555-3344`` are accepted. Invalid items are reported, never sent.
         key: names the job (1-64 of ``A-Z a-z 0-9 . _ : -``); reuse it to resume.
         journal: a SQLite path making the job resumable after a crash.
-        on_chunk: called with each list broadcast's outcome (progress).
+        on_chunk: called with each list broadcast's outcome (``outcome.recipients`` says
+            how many phones it covered).
+        on_progress: called with a :class:`BroadcastProgress` whenever recipients are
+            decided, and with a ``note`` while history is read to settle a list broadcast.
+        resend_broadcasts: after an ambiguous failure (timeout, reset, 5xx) of a list
+            broadcast, the SDK reads the conversations of up to 3 of the list's members
+            (at most 6 requests). When that does not show the broadcast, it is sent again
+            with the same ``local_id``, relying on the API's documented de-duplication of
+            list broadcasts. ``False`` instead walks team history back to the first attempt
+            (a cost that grows with what the team sent since) and reports ``unknown`` when
+            that cannot decide.
         skip_opted_out: before chunking, read each new phone's status
             (``POST /v1/contact/status``, 8 at a time, in batches of 500) so lists hold only
             phones that may be messaged; opted-out and blocked phones are counted as skipped
@@ -314,7 +425,8 @@ async def broadcast(
 
     Raises:
         RequestValidationError: the content, ids or key are invalid (nothing was sent).
-        BulkSendError: the journal is unusable, or an earlier run's broadcast is undecided.
+        BulkSendError: the journal is unusable, an earlier run's broadcast is undecided, or
+            the team's ``list_size`` is not a positive whole number (nothing was sent).
     """
     key = _check_key(key)
     content: dict[str, object] = {
@@ -326,20 +438,32 @@ async def broadcast(
     SendMessage(inbox_id=inbox_id, creator_id=creator_id, list_id=1, local_id=key, **content)  # type: ignore[arg-type]
     if list_size is not None:
         check_positive_int("list_size", list_size)
-    if not isinstance(skip_opted_out, bool):
-        raise RequestValidationError("skip_opted_out", "must be True or False")
+    flags = {"skip_opted_out": skip_opted_out, "resend_broadcasts": resend_broadcasts}
+    for name, flag in flags.items():
+        if not isinstance(flag, bool):
+            raise RequestValidationError(name, "must be True or False")
     started = time.perf_counter()
     if list_size is None:
-        team = await client.team.get()
-        if not team.list_size:
-            raise BulkSendError("the team did not report list_size; pass list_size=")
-        list_size = team.list_size
+        list_size = await _team_list_size(client)
     run_id = uuid.uuid4().hex
+    run: _Run | None = None
+
+    def note(text: str) -> None:
+        if run is not None:
+            run.progress(text)
+
     async with opened(journal) as book:
         run = _Run(
             client=client,
             journal=book,
-            delivery=Delivery(client, book, run_id=run_id, on_unknown=on_unknown),
+            delivery=Delivery(
+                client,
+                book,
+                run_id=run_id,
+                on_unknown=on_unknown,
+                resend_broadcasts=resend_broadcasts,
+                on_note=note,
+            ),
             key=key,
             run_id=run_id,
             list_size=list_size,
@@ -348,6 +472,7 @@ async def broadcast(
             inbox_id=inbox_id,
             creator_id=creator_id,
             on_chunk=on_chunk,
+            on_progress=on_progress,
             skip_opted_out=skip_opted_out,
         )
         await run.settle_earlier_chunks()

@@ -325,6 +325,18 @@ class Journal:
 
         await self._run(functools.partial(self._transaction, write))
 
+    async def chunk_phones(self, send_local_id: str, *, limit: int) -> list[str]:
+        """Up to ``limit`` phones of a chunk (those a history lookup may probe)."""
+
+        def read() -> list[str]:
+            rows = self._db().execute(
+                "SELECT phone FROM broadcast_recipients WHERE send_local_id = ? LIMIT ?",
+                (send_local_id, limit),
+            )
+            return [row[0] for row in rows]
+
+        return await self._run(read)
+
     async def set_chunk_list(self, send_local_id: str, list_id: int) -> None:
         """Remember the list created for a chunk."""
 

@@ -2,9 +2,12 @@
 
 Every failure is classified (design.md "Bulk", heymarket-api.md §4):
 - certainly not sent (connect error, 429, other 4xx): resend (429, connect) or fail (4xx);
-- sent (2xx): record the message id;
+- sent (2xx): record the message id, or ``None`` when the answer cannot be read (a 2xx
+  means the server accepted it: never resent);
 - unknown (read timeout, reset, disconnect, 5xx, cancellation mid-request): look the
   ``local_id`` up in history first, and resend with the same ``local_id`` only if absent.
+  A list broadcast the lookup cannot settle is resent with the same ``local_id`` (the API
+  documents de-duplication of list broadcasts by it), unless ``resend_broadcasts=False``.
 """
 
 from __future__ import annotations
@@ -18,16 +21,31 @@ import os
 import re
 import time
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterable
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Iterable,
+    Sequence,
+)
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final, Literal, TypeVar
 
 import attrs
+from cattrs.errors import BaseValidationError
 
-from .._reconcile import find_sent, reconciler
+from .._protocol import ApiResponse
+from .._reconcile import find_sent, probe_members, reconciler, sent_id
 from .._retry import is_ambiguous, pause
 from .._validation import check_positive_int, is_generated_local_id
-from ..errors import HeymarketError, NotFoundError, RequestValidationError
+from ..errors import (
+    HeymarketError,
+    NotFoundError,
+    ReconciliationError,
+    RequestValidationError,
+    UnexpectedResponseError,
+)
 from ..resources.messages import (
     Message,
     SendMessage,
@@ -51,6 +69,18 @@ _KEY_RE: Final = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 DEFAULT_ROUNDS: Final = 3
 # Team-history pages read at most when reconciling a list broadcast or a chat send.
 RECONCILE_MAX_PAGES: Final = 200
+# Team-history pages read for a list broadcast whose members are unknown, before resending
+# it with the same local_id (resend_broadcasts=True): the lookup only saves relying on dedupe.
+BROADCAST_LOOKUP_PAGES: Final = 3
+# Everything reading a 2xx send answer may raise while its shape is unexpected.
+_UNREADABLE: Final = (HeymarketError, BaseValidationError, ValueError, TypeError, KeyError)
+UNREADABLE_REASON: Final = (
+    "the server accepted the send (HTTP 2xx) but its answer could not be read: message id unknown"
+)
+DEDUPE_REASON: Final = (
+    "history did not settle an ambiguous failure, so the list broadcast is sent again with "
+    "the same local_id (the API de-duplicates list broadcasts by local_id)"
+)
 
 
 class OutcomeStatus(enum.StrEnum):
@@ -79,7 +109,10 @@ class Outcome:
         message_id: the API's id for the send, when known.
         error: the last error for ``failed`` and ``unknown``.
         reconciled: the result came from a history lookup by ``local_id``.
-        reason: a short explanation for ``skipped`` and ``unknown``.
+        reason: a short explanation for ``skipped`` and ``unknown``, and for ``sent`` when
+            the message id is unknown or a list broadcast relied on the API's dedupe.
+        recipients: how many recipients this outcome covers: the phones of the list for a
+            :func:`~heymarket_async.bulk.broadcast` chunk, else 1.
     """
 
     index: int
@@ -89,6 +122,7 @@ class Outcome:
     error: HeymarketError | None = None
     reconciled: bool = False
     reason: str | None = None
+    recipients: int = 1
 
     @property
     def local_id(self) -> str | None:
@@ -192,16 +226,31 @@ class Delivery:
         run_id: str,
         on_unknown: OnUnknown,
         rounds: int = DEFAULT_ROUNDS,
+        resend_broadcasts: bool = True,
+        on_note: Callable[[str], None] | None = None,
     ) -> None:
         self._client = client
         self._journal = journal
         self._run_id = run_id
         self._on_unknown = on_unknown
         self._rounds = rounds
+        self._resend_broadcasts = resend_broadcasts
+        self._on_note = on_note
 
-    async def deliver(self, index: int, send: SendMessage) -> Outcome:
+    def _note(self, text: str) -> None:
+        logger.info("%s", text)
+        if self._on_note is not None:
+            self._on_note(text)
+
+    async def deliver(
+        self, index: int, send: SendMessage, *, members: Sequence[str] = (), recipients: int = 1
+    ) -> Outcome:
         """Claim ``send`` in the journal, then send or reconcile it; never raises for one
-        recipient's failure (only for cancellation or a broken journal)."""
+        recipient's failure (only for cancellation or a broken journal).
+
+        ``members`` names a few phones of a list broadcast's list: the lookup reads their
+        conversations instead of team history. ``recipients`` is copied to the outcome.
+        """
         prior, first_attempt = await self._journal.claim(send.local_id, run_id=self._run_id)
         if prior is not None and prior.state == "sent":
             return Outcome(
@@ -210,6 +259,7 @@ class Delivery:
                 status=OutcomeStatus.SKIPPED,
                 message_id=prior.message_id,
                 reason="sent in an earlier run",
+                recipients=recipients,
             )
         if prior is not None and prior.run_id == self._run_id:
             return Outcome(
@@ -217,41 +267,98 @@ class Delivery:
                 request=send,
                 status=OutcomeStatus.SKIPPED,
                 reason="repeats an earlier request of this job (same local_id)",
+                recipients=recipients,
             )
         # An entry left in flight by an earlier run may have been sent: look before sending.
         earlier_run = prior is not None and prior.state == "inflight"
-        return await self._send(index, send, must_look=earlier_run, first_attempt=first_attempt)
+        if earlier_run:
+            self._note(f"reconciling {send.local_id}, left in flight by an earlier run")
+        outcome = await self._send(
+            index, send, must_look=earlier_run, first_attempt=first_attempt, members=members
+        )
+        return attrs.evolve(outcome, recipients=recipients)
 
-    async def look(self, send: SendMessage, first_attempt: float) -> int | None:
-        """The message id carrying ``send.local_id`` in history, or ``None`` if absent.
+    async def look(
+        self, send: SendMessage, first_attempt: float, *, members: Sequence[str] = ()
+    ) -> int | None:
+        """The message id carrying ``send.local_id`` in history, or ``None`` to send it
+        (absent, or an unsettled list broadcast under the resend policy).
 
         Raises:
             HeymarketError: the lookup failed or could not decide.
         """
-        since = datetime.fromtimestamp(first_attempt, UTC)
-        found = await find_sent(self._client, send, since=since, max_pages=RECONCILE_MAX_PAGES)
-        return None if found is None else found.id
+        found = await self._lookup(send, datetime.fromtimestamp(first_attempt, UTC), members)
+        return None if found is None else sent_id(found, send)
+
+    async def _lookup(
+        self, send: SendMessage, since: datetime, members: Sequence[str]
+    ) -> Message | None:
+        def on_page(pages: int) -> None:
+            if pages % 10 == 0:
+                self._note(f"reconciling {send.local_id}: {pages} history pages read")
+
+        if send.is_broadcast and self._resend_broadcasts:
+            try:
+                if members:
+                    found = await probe_members(
+                        self._client, send, members, since=since, on_page=on_page
+                    )
+                else:
+                    found = await find_sent(
+                        self._client,
+                        send,
+                        since=since,
+                        max_pages=BROADCAST_LOOKUP_PAGES,
+                        on_page=on_page,
+                    )
+            except ReconciliationError:
+                found = None
+            if found is None:
+                self._note(f"{send.local_id}: not settled by history; {DEDUPE_REASON}")
+            return found
+        if send.is_broadcast and members:
+            found = await probe_members(self._client, send, members, since=since, on_page=on_page)
+            if found is not None:
+                return found
+        # Strict: only a walk back to the first attempt proves absence.
+        return await find_sent(
+            self._client, send, since=since, max_pages=RECONCILE_MAX_PAGES, on_page=on_page
+        )
 
     async def _send(
-        self, index: int, send: SendMessage, *, must_look: bool, first_attempt: float
+        self,
+        index: int,
+        send: SendMessage,
+        *,
+        must_look: bool,
+        first_attempt: float,
+        members: Sequence[str] = (),
     ) -> Outcome:
         # The client's own replay of a list broadcast would lean on server dedupe; here every
         # resend after an ambiguous failure goes through the history lookup instead.
         request = attrs.evolve(build_send_message(send), replay_safe=False)
+        since = datetime.fromtimestamp(first_attempt, UTC)
         found_by_hook: list[Message] = []
+        resent_blind = False
+
+        async def lookup() -> Message | None:
+            nonlocal resent_blind
+            found = await self._lookup(send, since, members)
+            # Under the resend policy not finding a broadcast is no proof: say so.
+            resent_blind = resent_blind or (
+                found is None and send.is_broadcast and self._resend_broadcasts
+            )
+            return found
+
         reconcile = reconciler(
-            self._client,
-            send,
-            since=datetime.fromtimestamp(first_attempt, UTC),
-            max_pages=RECONCILE_MAX_PAGES,  # the same reach as `look`
-            on_found=found_by_hook.append,
+            self._client, send, since=since, on_found=found_by_hook.append, lookup=lookup
         )
 
         last_error: HeymarketError | None = None
         for round_number in range(self._rounds):
             if must_look:
                 try:
-                    found = await self.look(send, first_attempt)
+                    found = await lookup()
                 except HeymarketError as exc:
                     last_error = exc
                     if self._on_unknown == "fail":
@@ -259,20 +366,24 @@ class Delivery:
                     await pause(min(2.0**round_number, 30.0))
                     continue
                 if found is not None:
-                    await self._journal.finish(send.local_id, "sent", message_id=found)
+                    found_id = sent_id(found, send)
+                    await self._journal.finish(send.local_id, "sent", message_id=found_id)
                     # Found before this run sent anything: an earlier run delivered it.
                     status = OutcomeStatus.SKIPPED if round_number == 0 else OutcomeStatus.SENT
                     return Outcome(
                         index=index,
                         request=send,
                         status=status,
-                        message_id=found,
+                        message_id=found_id,
                         reconciled=True,
                         reason="found in history by local_id" if round_number == 0 else None,
                     )
                 must_look = False
             try:
                 response = await self._client.request(request, reconcile=reconcile)
+            except UnexpectedResponseError as exc:
+                # A 2xx whose body could not be read: accepted, so never sent again.
+                return await self._accepted(index, send, exc.request_id)
             except HeymarketError as exc:
                 last_error = exc
                 if is_ambiguous(exc):
@@ -280,14 +391,20 @@ class Delivery:
                     continue
                 await self._journal.finish(send.local_id, "failed", error=_describe(exc))
                 return Outcome(index=index, request=send, status=OutcomeStatus.FAILED, error=exc)
-            sent = read_sent_message(response, send)
-            await self._journal.finish(send.local_id, "sent", message_id=sent.id)
+            if found_by_hook:
+                message_id: int | None = sent_id(found_by_hook[-1], send)
+            else:
+                message_id = _read_id(response, send)
+                if message_id is None:
+                    return await self._accepted(index, send, response.request_id)
+            await self._journal.finish(send.local_id, "sent", message_id=message_id)
             return Outcome(
                 index=index,
                 request=send,
                 status=OutcomeStatus.SENT,
-                message_id=sent.id,
+                message_id=message_id,
                 reconciled=bool(found_by_hook),
+                reason=DEDUPE_REASON if resent_blind and not found_by_hook else None,
             )
         # Left in flight in the journal: a later run looks it up again before sending.
         return Outcome(
@@ -297,6 +414,23 @@ class Delivery:
             error=last_error,
             reason="the send may have happened and history could not confirm it",
         )
+
+    async def _accepted(self, index: int, send: SendMessage, request_id: str | None) -> Outcome:
+        logger.warning(
+            "local_id %s: %s (request id %s)", send.local_id, UNREADABLE_REASON, request_id
+        )
+        await self._journal.finish(send.local_id, "sent")
+        return Outcome(
+            index=index, request=send, status=OutcomeStatus.SENT, reason=UNREADABLE_REASON
+        )
+
+
+def _read_id(response: ApiResponse, send: SendMessage) -> int | None:
+    """The message id of a 2xx send answer, or ``None`` when the answer cannot be read."""
+    try:
+        return read_sent_message(response, send).id
+    except _UNREADABLE:
+        return None
 
 
 def _describe(exc: HeymarketError) -> str:
@@ -366,6 +500,15 @@ class BatchSender:
             blocked recipient as ``skipped`` with the reason instead of sending; an unknown
             contact (404) is sent to, and a status that cannot be read makes the send
             ``failed`` (never sent). Chat, group and list sends are not checked.
+        resend_broadcasts: after an ambiguous failure of a list broadcast (``list_id``)
+            that a short history lookup does not settle, send it again with the same
+            ``local_id``, relying on the API's documented de-duplication of list broadcasts
+            (heymarket-api §4). ``False`` walks team history back to the first attempt
+            instead (its cost grows with what the team sent since) and reports ``unknown``
+            when that cannot decide. Single sends never rely on dedupe.
+
+    A send the server accepts (2xx) with an answer that cannot be read is ``sent`` with
+    ``message_id=None`` and a ``reason`` saying so; it is never sent again.
     """
 
     def __init__(
@@ -379,6 +522,7 @@ class BatchSender:
         on_outcome: ProgressHook | None = None,
         rounds: int = DEFAULT_ROUNDS,
         skip_opted_out: bool = False,
+        resend_broadcasts: bool = True,
     ) -> None:
         check_positive_int("concurrency", concurrency)
         if on_unknown not in {"reconcile", "fail"}:
@@ -386,6 +530,8 @@ class BatchSender:
         check_positive_int("rounds", rounds)
         if not isinstance(skip_opted_out, bool):
             raise RequestValidationError("skip_opted_out", "must be True or False")
+        if not isinstance(resend_broadcasts, bool):
+            raise RequestValidationError("resend_broadcasts", "must be True or False")
         self._client = client
         self.concurrency = concurrency
         self._journal = journal
@@ -397,6 +543,7 @@ class BatchSender:
         self._on_outcome = on_outcome
         self._rounds = rounds
         self._skip_opted_out = skip_opted_out
+        self._resend_broadcasts = resend_broadcasts
 
     def __repr__(self) -> str:
         return f"<BatchSender concurrency={self.concurrency} key={self._key!r}>"
@@ -488,6 +635,7 @@ class BatchSender:
                 run_id=run_id,
                 on_unknown=self._on_unknown,
                 rounds=self._rounds,
+                resend_broadcasts=self._resend_broadcasts,
             )
 
             async def work(index: int, send: SendMessage) -> None:

@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import AsyncGenerator, Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
 import attrs
+from cattrs.errors import BaseValidationError
 from cattrs.gen import make_dict_unstructure_fn, override
 
 from .. import _validation as check
 from .._config import USE_CLIENT_DEFAULT
 from .._converter import converter, unstructure
 from .._protocol import ApiRequest, ApiResponse
-from ..errors import RequestValidationError
+from ..errors import HeymarketError, RequestValidationError, UnexpectedResponseError
 from ._base import Requester, Resource, ResponseList, ResponseModel, Timeout, read_list, read_model
 from ._paging import read_count, walk_by_timestamp
 
@@ -42,6 +43,10 @@ __all__ = [
 
 MessageOrder = Literal["created_at", "updated_at"]
 _ORDERS: Final = ("created_at", "updated_at")
+# What reading a 2xx send answer of an unexpected shape may raise.
+_UNREADABLE: Final = (HeymarketError, BaseValidationError, ValueError, TypeError, KeyError)
+# History pages read to find the id of a send whose 2xx answer was unreadable.
+_SETTLE_PAGES: Final = 3
 
 
 # --- Response models -----------------------------------------------------------------------
@@ -467,11 +472,17 @@ class Messages(Resource):
 
         Returns:
             The accepted message (``request_id`` is ``None`` when it came from a lookup).
+            When the server accepts it (2xx) with an answer that cannot be read, the
+            message is looked up by its ``local_id`` and returned from history.
 
         Raises:
             RequestValidationError: invalid arguments; nothing was sent.
             APIError: the API refused the message.
             TransportError: no answer, and nothing could be confirmed.
+            ReconciliationError: after an ambiguous failure, history could not tell whether
+                it was sent (it was not sent again).
+            UnexpectedResponseError: the server accepted it (2xx) but its answer could not
+                be read nor the message found; it was sent (``local_id`` says which).
         """
         # Leaving local_id out lets the model generate it (or refuse, for a broadcast).
         extra: dict[str, Any] = {} if local_id is None else {"local_id": local_id}
@@ -507,9 +518,58 @@ class Messages(Resource):
                 "send", f"must be a SendMessage, got {type(send).__name__}"
             )
         request = build_send_message(send)
-        reconcile = None if request.replay_safe else reconciler(self._requester, send, timeout)
-        response = await self._requester.request(request, timeout=timeout, reconcile=reconcile)
-        return read_sent_message(response, send)
+        since = datetime.now(UTC)
+        reconcile = (
+            None if request.replay_safe else reconciler(self._requester, send, timeout, since=since)
+        )
+        try:
+            response = await self._requester.request(request, timeout=timeout, reconcile=reconcile)
+        except UnexpectedResponseError as exc:
+            # A 2xx the client could not read: accepted, so it must never be sent again.
+            return await self._settle_accepted(send, exc, since=since, timeout=timeout)
+        try:
+            return read_sent_message(response, send)
+        except _UNREADABLE as exc:
+            return await self._settle_accepted(
+                send, exc, since=since, timeout=timeout, answer=response
+            )
+
+    async def _settle_accepted(
+        self,
+        send: SendMessage,
+        cause: Exception,
+        *,
+        since: datetime,
+        timeout: Timeout,
+        answer: ApiResponse | None = None,
+    ) -> SentMessage:
+        """The message a 2xx with an unreadable answer created, looked up by ``local_id``.
+
+        Raises:
+            UnexpectedResponseError: the lookup did not find it; the message says it was
+                accepted and carries its ``local_id``.
+        """
+        from .._reconcile import find_sent, sent_id  # noqa: PLC0415 - see send_request
+
+        status = answer.status if answer is not None else getattr(cause, "status", 200)
+        request_id = answer.request_id if answer is not None else getattr(cause, "request_id", None)
+        try:
+            found = await find_sent(
+                self._requester, send, since=since, max_pages=_SETTLE_PAGES, timeout=timeout
+            )
+        except HeymarketError:
+            found = None
+        if found is not None:
+            settled = SentMessage.from_message(found, request_id=request_id)
+            return attrs.evolve(settled, id=sent_id(found, send))
+        raise UnexpectedResponseError(
+            f"the server accepted the message (HTTP {status}) but its answer could not be "
+            f"read and history did not show it yet; it WAS sent, do not send it again "
+            f"(local_id {send.local_id!r})",
+            status=status,
+            request_id=request_id,
+            local_id=send.local_id,
+        ) from cause
 
     async def history(
         self,

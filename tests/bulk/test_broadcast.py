@@ -13,6 +13,7 @@ from .conftest import phones
 
 SEND = "POST /v1/message/send"
 LISTS = "POST /v2/lists"
+HISTORY = ["GET /v1/messages", "POST /v1/messages/all"]
 
 
 async def test_25000_phones_cost_three_lists_and_three_sends(
@@ -144,7 +145,7 @@ async def test_interrupted_chunk_is_settled_on_the_next_run(
 ) -> None:
     """A chunk left undecided (history down) is looked up first on the next run."""
     sandbox.faults.next(Fault.commit_then_drop(), route=SEND)
-    sandbox.faults.random(Fault.server_error(503), probability=1.0, route="POST /v1/messages/all")
+    sandbox.faults.random(Fault.server_error(503), probability=1.0, route=HISTORY)
     journal = tmp_path / "j.sqlite3"
     numbers = list(phones(20))
     first = await broadcast(

@@ -244,7 +244,7 @@ async def test_find_sent_reaching_the_end_of_history_is_absent(
     client: HeymarketClient, mock_api: MockApi
 ) -> None:
     """An empty page after the walk means the send is certainly absent."""
-    mock_api.add("POST", ALL, payload=[msg(10, at(1)), msg(9, at(2))])
+    mock_api.add("POST", ALL, payload=[msg(10, at(1), local_id="a"), msg(9, at(2))])
     mock_api.add("POST", ALL, payload=[])
     send = SendMessage(inbox_id=42, creator_id=7, chat_id=900, text="Hi", local_id="k-6")
     assert await find_sent(client, send) is None
@@ -256,7 +256,7 @@ async def test_find_sent_pages_a_full_phone_history(
     client: HeymarketClient, mock_api: MockApi
 ) -> None:
     """A full page of 50 is followed by an older page; a short page ends the walk."""
-    full = [msg(100 + i, at(i)) for i in range(50)]
+    full = [msg(100 + i, at(i), local_id=f"other-{i}") for i in range(50)]
     mock_api.add("GET", HISTORY, payload=full)
     older = re.compile(r".*/v1/messages\?.*timestamp=.*")
     mock_api.mocked.get(
