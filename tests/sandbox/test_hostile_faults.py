@@ -234,7 +234,9 @@ async def test_stop_does_not_wait_out_a_slow_drip() -> None:
     sandbox.faults.next(Fault.slow_drip(byte_delay=30.0), route=SEND)
     async with aiohttp.ClientSession() as session:
         task = asyncio.create_task(post_send(session, sandbox))
-        while sandbox.stats.faults[FaultKind.SLOW_DRIP] == 0:
+        for _ in range(1000):  # until the drip has begun
+            if sandbox.stats.faults[FaultKind.SLOW_DRIP]:
+                break
             await asyncio.sleep(0.01)
         await asyncio.wait_for(sandbox.stop(), timeout=10)
         try:
