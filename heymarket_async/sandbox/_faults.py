@@ -22,6 +22,7 @@ __all__ = [
     "FAR_FUTURE_HTTP_DATE",
     "MESSAGE_LISTING_ROUTES",
     "NGINX_502_HTML",
+    "SEND_ROUTES",
     "BodyFormat",
     "Fault",
     "FaultKind",
@@ -41,6 +42,8 @@ HiddenLocalId = Literal["absent", "null", "empty"]
 
 MESSAGE_LISTING_ROUTES: Final = ("GET /v1/messages", "POST /v1/messages/all")
 """The routes that list messages: what a ``local_id`` lookup reads."""
+SEND_ROUTES: Final = ("POST /v1/message/send",)
+"""Where :meth:`FaultPlan.chaos` puts unreadable and oversized answers after a commit."""
 FAR_FUTURE_HTTP_DATE: Final = "Fri, 31 Dec 9999 23:59:59 GMT"
 DEFAULT_OVERSIZED_BYTES: Final = 17 * 1024 * 1024  # above the client's default 16 MiB cap
 
@@ -224,6 +227,12 @@ def _patterns(route: RouteSpec) -> tuple[str, ...]:
     return tuple(f"* {item}" if item.startswith("/") else item for item in items)
 
 
+def _within(keys: Sequence[str], route: RouteSpec) -> tuple[str, ...]:
+    """The route keys among ``keys`` that ``route`` matches."""
+    patterns = _patterns(route)
+    return tuple(key for key in keys if any(fnmatchcase(key, p) for p in patterns))
+
+
 class FaultRule:
     """One rule of a :class:`FaultPlan`; returned by its methods so it can be removed.
 
@@ -373,10 +382,13 @@ class FaultPlan:
         """A plan where each matching request fails with ``probability``, spread over every kind.
 
         The failure modes are weighted towards the ones clients meet most (5xx, 429), but
-        include resets, commit-then-drop (the case that tests deduplication), answers that
-        cannot be read after a commit, absurd ``Retry-After`` values, slow and oversized
-        answers. ``history_without_local_id`` only hits message listings (the
-        ``local_id`` lookups), on top of the other faults.
+        include resets, commit-then-drop (the case that tests deduplication), absurd
+        ``Retry-After`` values and answers dripped a byte at a time. Unreadable and
+        oversized answers after a commit hit only sends (``POST /v1/message/send``), where
+        "accepted, answer unreadable" has a defined outcome (sent, id unknown); script them
+        with :meth:`next` or :meth:`random` for other routes. ``history_without_local_id``
+        hits only message listings (the ``local_id`` lookups), on top of the other faults.
+        Routes outside those subsets see slightly fewer than ``probability`` faults.
 
         Args:
             probability: the share of matching requests that fail, 0..1.
@@ -397,41 +409,42 @@ class FaultPlan:
             raise ValueError("kinds must name at least one fault kind")
         # At most 100 pieces: a long listing drips within max_delay too.
         drip = Fault.slow_drip(byte_delay=max_delay / 100, max_writes=100)
-        mix: tuple[tuple[Fault, float], ...] = (
-            (Fault.server_error(503), 0.15),
-            (Fault.server_error(500), 0.08),
-            (Fault.bad_gateway(), 0.08),
-            (Fault.rate_limited(retry_after=0.01), 0.12),
-            (Fault.rate_limited(retry_after=None), 0.04),
-            (Fault.reset(), 0.12),
-            (Fault.commit_then_drop(), 0.12),
-            (Fault.latency((0.0, max_delay)), 0.07),
-            (Fault.unreadable_success("text"), 0.02),
-            (Fault.unreadable_success("html"), 0.02),
-            (Fault.unreadable_success("empty"), 0.02),
-            (Fault.unreadable_success("array"), 0.02),
-            (Fault.huge_retry_after("1e9"), 0.02),
-            (Fault.huge_retry_after(FAR_FUTURE_HTTP_DATE, status=503), 0.01),
-            (drip, 0.03),
-            (Fault.oversized(oversized_bytes), 0.03),
+        sends_only = _within(SEND_ROUTES, route)
+        mix: tuple[tuple[Fault, float, RouteSpec], ...] = (
+            (Fault.server_error(503), 0.15, route),
+            (Fault.server_error(500), 0.08, route),
+            (Fault.bad_gateway(), 0.08, route),
+            (Fault.rate_limited(retry_after=0.01), 0.12, route),
+            (Fault.rate_limited(retry_after=None), 0.04, route),
+            (Fault.reset(), 0.12, route),
+            (Fault.commit_then_drop(), 0.12, route),
+            (Fault.latency((0.0, max_delay)), 0.07, route),
+            (Fault.unreadable_success("text"), 0.02, sends_only),
+            (Fault.unreadable_success("html"), 0.02, sends_only),
+            (Fault.unreadable_success("empty"), 0.02, sends_only),
+            (Fault.unreadable_success("array"), 0.02, sends_only),
+            (Fault.huge_retry_after("1e9"), 0.02, route),
+            (Fault.huge_retry_after(FAR_FUTURE_HTTP_DATE, status=503), 0.01, route),
+            (drip, 0.03, route),
+            (Fault.oversized(oversized_bytes), 0.03, sends_only),
         )
-        chosen = [(fault, share) for fault, share in mix if fault.kind in wanted]
-        total_share = sum(share for _, share in chosen)
+        chosen = [
+            (fault, share, where)
+            for fault, share, where in mix
+            if fault.kind in wanted and where != ()
+        ]
+        total_share = sum(share for _, share, _ in chosen)
         plan = cls(seed=seed)
         fired_before = 0.0
         # Rules are tried in order, so rule i only sees the requests no earlier rule took:
         # scale its probability up so each kind ends up with its share of all requests.
-        for fault, share in chosen:
+        for fault, share, where in chosen:
             p = probability * share / total_share
             left = 1.0 - fired_before
-            plan.random(fault, probability=min(1.0, p / left) if left > 0 else 0.0, route=route)
+            plan.random(fault, probability=min(1.0, p / left) if left > 0 else 0.0, route=where)
             fired_before += p
         if FaultKind.HISTORY_WITHOUT_LOCAL_ID in wanted:
-            listings = [
-                key
-                for key in MESSAGE_LISTING_ROUTES
-                if any(fnmatchcase(key, pattern) for pattern in _patterns(route))
-            ]
+            listings = _within(MESSAGE_LISTING_ROUTES, route)
             if listings:
                 # Last: a listing request no other rule took loses its local_ids this often.
                 share = 0.1 if chosen else 1.0

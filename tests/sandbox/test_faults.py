@@ -96,15 +96,22 @@ def test_random_faults_are_reproducible_and_limited() -> None:
 
 
 def test_chaos_spreads_the_probability_over_every_kind() -> None:
-    """chaos(p) faults about p of requests and uses every kind of fault; hidden local_ids
-    only on message listings."""
+    """chaos(p) faults about p of requests and uses every kind of fault: unreadable and
+    oversized answers only on sends, hidden local_ids only on message listings."""
     plan = FaultPlan.chaos(0.5, seed=3)
     picked = Counter(kinds(plan, SEND, 4000))
     assert 0.45 < 1 - picked[None] / 4000 < 0.55
     every_kind = {kind.value for kind in FaultKind}
     assert set(picked) - {None} == every_kind - {"history_without_local_id"}
     listing = Counter(kinds(plan, "GET /v1/messages", 4000))
-    assert set(listing) - {None} == every_kind
+    assert set(listing) - {None} == every_kind - {"unreadable_2xx", "oversized"}
+    assert 0.4 < 1 - listing[None] / 4000 < 0.6
+    elsewhere = FaultPlan.chaos(0.5, seed=3, route=INBOXES)
+    assert set(kinds(elsewhere, INBOXES, 2000)) - {None} == every_kind - {
+        "unreadable_2xx",
+        "oversized",
+        "history_without_local_id",
+    }
     assert Counter(kinds(FaultPlan.chaos(0.0), SEND, 100)) == {None: 100}
 
 
