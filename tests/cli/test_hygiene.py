@@ -149,3 +149,21 @@ async def test_bulk_send_error_exits_3(
     assert capsys.readouterr().err == (
         "heymarket: error: BulkSendError: the journal is held by another live job\n"
     )
+
+
+def answer_with_forged_line(_state: SandboxState, _call: Call) -> dict[str, Any]:
+    return {"id": 5, "local_id": "a\nheymarket: error: forged\x1b[2K"}
+
+
+async def test_a_field_of_an_answer_cannot_forge_a_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A local_id answered with a newline and an escape stays on the command's one line."""
+    extra = [Route("POST", "/v1/message/send", answer_with_forged_line)]
+    async with Sandbox(rate_limit_per_minute=None, extra_routes=extra) as sb:
+        use_sandbox(monkeypatch, sb)
+        argv = ("send", "--inbox", "42", "--creator", "7", "--phone", "15105550100")
+        assert await run_cli(*argv, "--text", "hi") == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1
+    assert out.startswith("sent message 5 (local_id a\\x0aheymarket: error: forged\\x1b[2K, ")
