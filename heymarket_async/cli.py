@@ -10,10 +10,12 @@
 
 Exit statuses: 0 success; 1 a job ran but not every recipient was sent (bad rows, failures,
 unknown outcomes, or a duplicate or loss in ``demo``); 2 nothing was sent because of the
-command line, configuration, credentials or a request field; 3 the API refused a request
-or did not answer; 130 interrupted. Errors are one line on stderr (with the request id
-for API errors); with ``--json`` an ``{"ok": false, "error": {...}}`` document is also
-written to stdout.
+command line, configuration, credentials or a request field; 3 the API refused a request,
+did not answer or answered unreadably, or the bulk machinery could not go on
+(``BulkSendError``); 70 an unexpected internal error; 130 interrupted. Errors are one line
+on stderr, never a traceback (with the request id for API errors; server text has its
+control characters escaped); with ``--json`` an ``{"ok": false, "error": {...}}`` document
+is also written to stdout.
 """
 
 from __future__ import annotations
@@ -24,9 +26,8 @@ from collections.abc import Sequence
 
 from ._cli import _api, _broadcast, _demo, _sandbox
 from ._cli._args import HELP_FORMATTER, Handler
-from ._cli._output import CommandError, ExitCode, Output, exit_code_for
+from ._cli._output import ExitCode, Output, exit_code_for
 from ._version import version
-from .errors import HeymarketError
 
 __all__ = ["ExitCode", "build_parser", "main", "run"]
 
@@ -37,7 +38,8 @@ credentials (never passed on the command line):
   HEYMARKET_BASE_URL                             API root (or --base-url)
 
 exit status: 0 ok, 1 a job had failures (or duplicates, in demo),
-  2 usage, configuration or validation error (nothing sent), 3 API or network error
+  2 usage, configuration or validation error (nothing sent), 3 API, network or bulk
+  machinery error, 70 internal error (HEYMARKET_DEBUG=1 shows the traceback)
 
 example:
   heymarket demo
@@ -76,7 +78,7 @@ async def run(argv: Sequence[str] | None = None) -> int:
     handler: Handler = args.handler
     try:
         return await handler(args, out)
-    except (HeymarketError, CommandError) as exc:
+    except Exception as exc:  # noqa: BLE001 - any error ends as one line and a status
         out.error(exc)
         return exit_code_for(exc)
 

@@ -25,9 +25,10 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import re
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from enum import StrEnum
 from typing import Any, Final, TypeVar
 
@@ -40,10 +41,12 @@ from .errors import ConfigurationError, HeymarketError
 from .resources.messages import Conversation, Message
 
 __all__ = [
+    "DEFAULT_BODY_TIMEOUT",
     "DEFAULT_MAX_BODY_BYTES",
     "DEFAULT_MAX_REMEMBERED",
     "DEFAULT_PATH",
     "DEFAULT_SHUTDOWN_TIMEOUT",
+    "MAX_EVENT_DEPTH",
     "WEBHOOK_RECEIVER_KEY",
     "CallEvent",
     "ChatEvent",
@@ -69,6 +72,14 @@ DEFAULT_PATH: Final = "/heymarket/webhook"
 DEFAULT_MAX_BODY_BYTES: Final = 1024 * 1024
 DEFAULT_MAX_REMEMBERED: Final = 10_000
 DEFAULT_SHUTDOWN_TIMEOUT: Final = 5.0
+DEFAULT_BODY_TIMEOUT: Final = 10.0
+"""Seconds a sender gets to deliver a whole body before the receiver answers 408."""
+
+# A Message is a few levels deep; anything far deeper is not an event, and walking it
+# (parsing, hashing for dedupe, a user's callback) could exhaust the recursion limit.
+MAX_EVENT_DEPTH: Final = 32
+# Webhook configuration ids are database ids: at most a signed 64-bit integer.
+_MAX_WEBHOOK_ID: Final = 2**63 - 1
 
 _ENVELOPE_FIELDS: Final = ("type", "id", "token", "event_data")
 _SECRET_PATH_RE: Final = re.compile(r"[A-Za-z0-9._~-]+")
@@ -267,11 +278,34 @@ def _load_envelope(payload: bytes | str | Mapping[str, Any]) -> Mapping[str, Any
 
 
 def _webhook_id(value: object) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    raise WebhookPayloadError(f"id must be an integer, got {type(value).__name__}")
+    if isinstance(value, str):
+        text = value.strip()
+        # ASCII digits only: str.isdigit() also accepts "²" and other digits int() refuses.
+        if text.isascii() and text.isdigit() and len(text) <= 19:
+            value = int(text)
+        else:
+            raise WebhookPayloadError("id must be an integer, got a string that is not one")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise WebhookPayloadError(f"id must be an integer, got {type(value).__name__}")
+    if not -_MAX_WEBHOOK_ID <= value <= _MAX_WEBHOOK_ID:
+        raise WebhookPayloadError("id must be an integer of at most 64 bits")
+    return value
+
+
+def _check_depth(data: object, limit: int = MAX_EVENT_DEPTH) -> None:
+    """Refuse JSON nested deeper than ``limit`` (iteratively, so any depth is safe)."""
+    stack: list[tuple[object, int]] = [(data, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, Mapping):
+            children: Iterable[object] = item.values()
+        elif isinstance(item, list | tuple):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            raise WebhookPayloadError(f"event_data is nested deeper than {limit} levels")
+        stack.extend((child, depth + 1) for child in children)
 
 
 def _read(data: Mapping[str, Any], into: type[T]) -> T:
@@ -301,6 +335,7 @@ def _event_from_envelope(envelope: Mapping[str, Any]) -> WebhookEvent:
         raise WebhookPayloadError(
             f"event_data must be a JSON object, got {type(raw_data).__name__}"
         )
+    _check_depth(raw_data)
     data = dict(raw_data)
     try:
         kind = EventType(raw_type)
@@ -385,8 +420,11 @@ class WebhookReceiver:
 
     Mount :meth:`handle` on a route and append :meth:`on_cleanup` to the app's
     ``on_cleanup`` (or use :func:`create_webhook_app`, which does both). Per delivery:
-    only ``POST`` (else 405); a body over ``max_body_bytes`` gets 413; malformed JSON 400;
-    a wrong token 401, before ``event_data`` is read; a malformed event 400; otherwise 200
+    only ``POST`` (else 405); a body over ``max_body_bytes`` gets 413; a body not received
+    in full within ``body_timeout`` seconds gets 408 and the connection is closed (a slow
+    sender cannot hold it open); malformed JSON 400; a wrong token 401, before
+    ``event_data`` is read; a malformed event (including an odd ``id`` or an
+    ``event_data`` nested deeper than :data:`MAX_EVENT_DEPTH`) 400; otherwise 200
     ``{"ok": true}`` at once, with the callback run in a background task. A redelivery
     whose :attr:`~WebhookEvent.dedupe_key` is among the last ``max_remembered`` keys gets
     200 and no callback. A callback that raises is logged and its key forgotten, so a
@@ -402,6 +440,7 @@ class WebhookReceiver:
             cancelling them.
         secret_path: when set, the last URL path segment must equal it (else 404): a
             second, unguessable factor beside the token (§5).
+        body_timeout: seconds to receive a whole body before answering 408.
 
     Raises:
         ConfigurationError: an option is invalid (e.g. an empty token).
@@ -416,6 +455,7 @@ class WebhookReceiver:
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
         secret_path: str | None = None,
+        body_timeout: float = DEFAULT_BODY_TIMEOUT,
     ) -> None:
         if not callable(callback):
             raise ConfigurationError("callback must be an async function")
@@ -431,6 +471,8 @@ class WebhookReceiver:
             raise ConfigurationError("max_body_bytes must be positive")
         if not shutdown_timeout > 0:
             raise ConfigurationError("shutdown_timeout must be a positive number of seconds")
+        if type(body_timeout) not in {int, float} or not 0 < body_timeout < math.inf:
+            raise ConfigurationError("body_timeout must be a positive number of seconds")
         if secret_path is not None and not _SECRET_PATH_RE.fullmatch(secret_path):
             raise ConfigurationError(
                 "secret_path must be URL-safe text (letters, digits, '-', '_', '.', '~'), "
@@ -441,6 +483,7 @@ class WebhookReceiver:
         self._max_remembered = max_remembered
         self._max_body_bytes = max_body_bytes
         self._shutdown_timeout = shutdown_timeout
+        self._body_timeout = float(body_timeout)
         self._secret_path = secret_path
         self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -457,7 +500,7 @@ class WebhookReceiver:
         """How many callbacks are running."""
         return len(self._tasks)
 
-    async def handle(self, request: web.Request) -> web.Response:
+    async def handle(self, request: web.Request) -> web.StreamResponse:
         """The aiohttp handler: answer one delivery and schedule its callback."""
         if self._secret_path is not None and not verify_token(
             request.path.rsplit("/", 1)[-1], self._secret_path
@@ -468,7 +511,14 @@ class WebhookReceiver:
         if self._closing:
             # Not 2xx, so a sender that retries will deliver it to the next instance.
             return _reply(503, error="shutting down")
-        body = await self._read_body(request)
+        try:
+            async with asyncio.timeout(self._body_timeout):
+                body = await self._read_body(request)
+        except TimeoutError:
+            logger.warning(
+                "webhook delivery rejected: body not received within %g s", self._body_timeout
+            )
+            return await self._give_up(request)
         if body is None:
             return _reply(413, error=f"body larger than {self._max_body_bytes} bytes")
         try:
@@ -537,6 +587,19 @@ class WebhookReceiver:
             chunks.append(chunk)
         return b"".join(chunks)
 
+    async def _give_up(self, request: web.Request) -> web.StreamResponse:
+        """Answer 408, then close the connection at once instead of draining the body."""
+        response = _reply(408, error=f"body not received within {self._body_timeout:g} s")
+        response.force_close()
+        try:
+            await response.prepare(request)
+            await response.write_eof()
+        except ConnectionError:
+            pass  # the sender is gone already
+        # Otherwise aiohttp would keep reading the rest of the slow body ("lingering").
+        request.protocol.force_close()
+        return response
+
     def _remember(self, key: tuple[str, str]) -> bool:
         """Record ``key``; ``False`` when it was already among the remembered keys."""
         if self._max_remembered == 0:
@@ -575,7 +638,8 @@ def webhook_handler(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
     secret_path: str | None = None,
-) -> Callable[[web.Request], Awaitable[web.Response]]:
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """An aiohttp handler for your own app, behaving as :class:`WebhookReceiver` describes.
 
     Nothing drains this handler's running callbacks when the app stops; to wait for them
@@ -592,6 +656,7 @@ def webhook_handler(
         max_body_bytes=max_body_bytes,
         shutdown_timeout=shutdown_timeout,
         secret_path=secret_path,
+        body_timeout=body_timeout,
     )
     return receiver.handle
 
@@ -605,6 +670,7 @@ def create_webhook_app(
     max_remembered: int = DEFAULT_MAX_REMEMBERED,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
 ) -> web.Application:
     """An aiohttp application that receives Heymarket webhooks at ``path``.
 
@@ -620,6 +686,7 @@ def create_webhook_app(
         max_remembered: how many dedupe keys to keep; 0 turns dedupe off.
         max_body_bytes: the largest accepted body (larger ones get 413).
         shutdown_timeout: seconds to wait for callbacks at cleanup.
+        body_timeout: seconds to receive a whole body; a slower sender gets 408.
 
     Raises:
         ConfigurationError: an option is invalid.
@@ -633,6 +700,7 @@ def create_webhook_app(
         max_body_bytes=max_body_bytes,
         shutdown_timeout=shutdown_timeout,
         secret_path=secret_path,
+        body_timeout=body_timeout,
     )
     app = web.Application(client_max_size=max_body_bytes)
     route = path if secret_path is None else f"{path.rstrip('/')}/{{secret}}"

@@ -18,7 +18,7 @@ from ._args import (
     positive_int,
     rfc3339,
 )
-from ._output import ExitCode, Output
+from ._output import ExitCode, Output, clean
 
 
 def _phone(value: str | None, *, normalize: bool) -> str | None:
@@ -37,7 +37,12 @@ def _only_given(**values: Any) -> dict[str, Any]:
 
 
 def _rid(request_id: str | None) -> str:
-    return f"request id {request_id}" if request_id else "no request id"
+    return f"request id {clean(request_id)}" if request_id else "no request id"
+
+
+def _shown(value: object) -> str:
+    """A value from an answer, on one line and harmless to a terminal."""
+    return clean(str(value))
 
 
 def _rev(rev: int | None) -> str:
@@ -100,7 +105,9 @@ async def run_send(args: argparse.Namespace, out: Output) -> int:
     if out.json_mode:
         out.write_json({"message": sent})
     else:
-        out.line(f"sent message {sent.id} (local_id {sent.local_id}, {_rid(sent.request_id)})")
+        out.line(
+            f"sent message {sent.id} (local_id {_shown(sent.local_id)}, {_rid(sent.request_id)})"
+        )
     return ExitCode.OK
 
 
@@ -133,7 +140,7 @@ async def run_email(args: argparse.Namespace, out: Output) -> int:
     else:
         out.line(
             f"sent email {sent.id} in conversation {sent.convo_id} "
-            f"(local_id {sent.local_id}, {_rid(sent.request_id)})"
+            f"(local_id {_shown(sent.local_id)}, {_rid(sent.request_id)})"
         )
     return ExitCode.OK
 
@@ -218,7 +225,7 @@ async def run_schedule_create(args: argparse.Namespace, out: Output) -> int:
     else:
         out.line(
             f"scheduled {created.id} for {args.at.isoformat()} "
-            f"(local_id {created.local_id}, {_rid(created.request_id)})"
+            f"(local_id {_shown(created.local_id)}, {_rid(created.request_id)})"
         )
     return ExitCode.OK
 

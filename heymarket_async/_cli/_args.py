@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from .._client import HeymarketClient
@@ -29,6 +30,21 @@ class HelpFormatter(argparse.HelpFormatter):
 
 
 HELP_FORMATTER: Final = HelpFormatter
+
+# The values of sandbox.FaultKind, spelled out so building the parser does not import the
+# sandbox (and aiohttp.web); a test keeps the two equal.
+FAULT_KINDS: Final = (
+    "rate_limit",
+    "server_error",
+    "latency",
+    "reset",
+    "commit_then_drop",
+    "unreadable_2xx",
+    "history_without_local_id",
+    "huge_retry_after",
+    "slow_drip",
+    "oversized",
+)
 
 
 def positive_int(text: str) -> int:
@@ -66,6 +82,76 @@ def rfc3339(text: str) -> datetime:
             f"{text!r} has no time zone; add Z or an offset such as -07:00"
         )
     return value
+
+
+def fault_kinds(text: str) -> list[str]:
+    """argparse type: fault kinds separated by commas, e.g. ``reset,unreadable_2xx``."""
+    kinds = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in kinds if name not in FAULT_KINDS]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown fault kind {unknown[0]!r}; use {', '.join(FAULT_KINDS)}"
+        )
+    if not kinds:
+        raise argparse.ArgumentTypeError("name at least one fault kind")
+    return kinds
+
+
+def add_sandbox_arguments(parser: argparse.ArgumentParser) -> None:
+    """The sandbox's options, added to ``parser``."""
+    parser.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 = any)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for credentials and faults")
+    parser.add_argument(
+        "--rate-limit",
+        type=int,
+        default=500,
+        metavar="N",
+        help="requests per minute before 429 (default 500; 0 = no limit)",
+    )
+    parser.add_argument(
+        "--no-retry-after", action="store_true", help="send 429s without Retry-After"
+    )
+    parser.add_argument(
+        "--no-dedupe",
+        "--no-dedupe-individual",
+        dest="no_dedupe",
+        action="store_true",
+        help="send single messages again even when their local_id is known",
+    )
+    parser.add_argument(
+        "--list-size", type=positive_int, default=10_000, metavar="N", help="team list_size"
+    )
+    faults = parser.add_argument_group("faults")
+    faults.add_argument(
+        "--faults",
+        "--chaos",
+        dest="faults",
+        type=probability,
+        default=0.0,
+        metavar="RATE",
+        help="share of requests that fail at random, 0..1 (default 0)",
+    )
+    faults.add_argument(
+        "--fault-kinds",
+        type=fault_kinds,
+        default=None,
+        metavar="KIND,...",
+        help="only these kinds of fault (default all): " + ", ".join(FAULT_KINDS),
+    )
+    faults.add_argument(
+        "--history-without-local-id",
+        action="store_true",
+        help="message listings never show local_id (lookups by local_id see nothing)",
+    )
+    ledger = parser.add_argument_group("ledger")
+    ledger.add_argument(
+        "--ledger-file",
+        type=Path,
+        metavar="PATH",
+        help="on exit, write the ledger of committed sends there as JSON (it is also "
+        "served at GET /_sandbox/ledger)",
+    )
 
 
 def output_options() -> argparse.ArgumentParser:

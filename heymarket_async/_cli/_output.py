@@ -4,6 +4,12 @@ Results go to stdout (one JSON document with ``--json``); progress, warnings and
 to stderr, so ``heymarket ... --json | jq`` always reads clean JSON. ``rich`` (the ``cli``
 extra) draws the progress bar and tables on a terminal; without it, or when the stream is
 not a terminal, plain text is written instead.
+
+Text that comes from a server (error messages, names, any field of an answer) could carry
+terminal controls: escape sequences that retitle the terminal or rewrite the screen, a
+carriage return that overwrites a line, bidi overrides that reorder it. Everything written
+as text goes through :func:`clean`, which shows such characters as visible escapes
+(``\\x1b``, ``\\u202e``); JSON output escapes them the same way and stays valid JSON.
 """
 
 from __future__ import annotations
@@ -13,8 +19,10 @@ import enum
 import importlib.util
 import json
 import math
+import os
 import sys
 import time
+import traceback
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import PurePath
@@ -26,6 +34,7 @@ from ..errors import (
     APIError,
     BulkSendError,
     ConfigurationError,
+    HeymarketError,
     ReconciliationError,
     RequestValidationError,
     TransportError,
@@ -51,13 +60,48 @@ class ExitCode(enum.IntEnum):
     USAGE = 2
     """Nothing was sent: bad arguments, configuration, credentials or request fields."""
     API = 3
-    """The API refused a request, or no answer came (network, timeout)."""
+    """The API refused a request, no answer came (network, timeout), an answer could not
+    be read, or the bulk machinery could not go on (``BulkSendError``)."""
+    INTERNAL = 70
+    """An unexpected error inside the command (a bug; ``HEYMARKET_DEBUG=1`` shows the
+    traceback)."""
     INTERRUPTED = 130
     """Stopped with Ctrl-C (a journaled job can be resumed)."""
 
 
 class CommandError(Exception):
     """A problem with the command's own input (a missing file, an unreadable CSV)."""
+
+
+def _escape(code: int) -> str:
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+# C0 controls, DEL, C1 controls, and the invisible characters that reorder or break lines.
+_UNSAFE: Final = (
+    *range(0x20),
+    0x7F,
+    *range(0x80, 0xA0),
+    0x061C,
+    0x200E,
+    0x200F,
+    0x2028,
+    0x2029,
+    *range(0x202A, 0x202F),
+    *range(0x2066, 0x206A),
+)
+_CLEAN_LINE: Final = {code: _escape(code) for code in _UNSAFE}
+_CLEAN_LINES: Final = {code: text for code, text in _CLEAN_LINE.items() if code != 0x0A}
+# Inside JSON strings: what json.dumps(ensure_ascii=False) leaves raw (C0 it escapes itself).
+_JSON_ESCAPES: Final = {code: f"\\u{code:04x}" for code in _UNSAFE if code >= 0x7F}
+
+
+def clean(text: str, *, keep_newlines: bool = False) -> str:
+    """``text`` with control, bidi and line-breaking characters shown as visible escapes
+    (ESC as ``\\x1b``, U+202E as ``\\u202e``), so it cannot move the cursor, retitle the
+    terminal, overwrite or forge lines. ``keep_newlines`` lets ``\\n`` through, for text
+    the command itself laid out in lines."""
+    return text.translate(_CLEAN_LINES if keep_newlines else _CLEAN_LINE)
 
 
 def to_jsonable(value: object) -> Any:
@@ -96,7 +140,11 @@ def error_document(exc: BaseException) -> dict[str, Any]:
 
 
 def error_line(exc: BaseException) -> str:
-    """One line saying what went wrong, for stderr."""
+    """One line saying what went wrong, for stderr (server text made harmless)."""
+    return clean(_describe(exc))
+
+
+def _describe(exc: BaseException) -> str:
     if isinstance(exc, RequestValidationError):
         where = f"invalid {exc.field}" if exc.field else "invalid request"
         return f"{where}: {exc.reason}"
@@ -110,17 +158,24 @@ def error_line(exc: BaseException) -> str:
         return f"no answer from the API: {exc}"
     if isinstance(exc, UnexpectedResponseError | ReconciliationError | BulkSendError):
         return f"{type(exc).__name__}: {exc}"
-    return str(exc)
+    if isinstance(exc, HeymarketError | CommandError):
+        return str(exc)
+    return (
+        f"unexpected {type(exc).__name__}: {exc} (a bug in heymarket-async; "
+        f"HEYMARKET_DEBUG=1 shows the traceback)"
+    )
 
 
 def exit_code_for(exc: BaseException) -> ExitCode:
     """The exit status for an error that ended a command."""
     if isinstance(exc, RequestValidationError | ConfigurationError | CommandError):
         return ExitCode.USAGE
-    if isinstance(exc, APIError | TransportError | UnexpectedResponseError):
+    if isinstance(exc, APIError | TransportError | UnexpectedResponseError | BulkSendError):
         return ExitCode.API
-    # The bulk machinery itself failed, or a send could not be decided: the job failed.
-    return ExitCode.JOB_FAILED
+    if isinstance(exc, HeymarketError):
+        # A send could not be decided (ReconciliationError): the job did not finish.
+        return ExitCode.JOB_FAILED
+    return ExitCode.INTERNAL
 
 
 def rich_available() -> bool:
@@ -173,7 +228,7 @@ def _cell(value: object) -> str:
         return f"{value:.3g}" if abs(value) < 1 else f"{value:,.2f}"
     if isinstance(value, tuple | list):
         return ", ".join(_cell(item) for item in value)
-    return str(value)
+    return clean(str(value))
 
 
 class ProgressBar(Protocol):
@@ -210,7 +265,7 @@ class _PlainProgress:
             self._write()
 
     def note(self, text: str) -> None:
-        self._note = text
+        self._note = clean(text)
 
     def finish(self) -> None:
         self._write()
@@ -236,7 +291,7 @@ class _RichProgress:
         self._progress.update(self._task, advance=amount)
 
     def note(self, text: str) -> None:
-        self._progress.update(self._task, note=text)
+        self._progress.update(self._task, note=clean(text))
 
 
 class Output:
@@ -272,21 +327,25 @@ class Output:
 
     def write_json(self, document: object) -> None:
         """Write ``document`` as the command's one JSON result."""
-        self.stdout.write(json.dumps(to_jsonable(document), indent=2, ensure_ascii=False) + "\n")
+        text = json.dumps(to_jsonable(document), indent=2, ensure_ascii=False)
+        # Those characters only occur inside JSON strings, where \uXXXX means the same.
+        self.stdout.write(text.translate(_JSON_ESCAPES) + "\n")
 
     def line(self, text: str = "") -> None:
         """A line of text result (nothing in JSON mode)."""
         if not self.json_mode:
-            self.stdout.write(text + "\n")
+            self.stdout.write(clean(text, keep_newlines=True) + "\n")
 
     def warn(self, text: str) -> None:
         """A problem worth a line on stderr (written in JSON mode too)."""
-        self.stderr.write(f"{PROG}: {text}\n")
+        self.stderr.write(f"{PROG}: {clean(text)}\n")
 
     def error(self, exc: BaseException) -> None:
         """Report the error that ended the command: a line on stderr, and in JSON mode an
         ``{"error": ...}`` document on stdout."""
         self.warn(f"error: {error_line(exc)}")
+        if os.environ.get("HEYMARKET_DEBUG") and exit_code_for(exc) is ExitCode.INTERNAL:
+            traceback.print_exception(exc, file=self.stderr)
         if self.json_mode:
             self.write_json({"ok": False, "error": error_document(exc)})
 
@@ -305,7 +364,7 @@ class Output:
             self._rich_table(columns, rows, title, header=header)
             return
         if title:
-            self.stdout.write(title + "\n")
+            self.stdout.write(clean(title) + "\n")
         self.stdout.write(format_table(columns, rows, header=header) + "\n")
 
     def fields(self, pairs: Sequence[tuple[str, object]], *, title: str | None = None) -> None:
@@ -322,13 +381,17 @@ class Output:
     ) -> None:
         from rich.console import Console  # noqa: PLC0415 - optional dependency
         from rich.table import Table  # noqa: PLC0415
+        from rich.text import Text  # noqa: PLC0415
 
-        table = Table(title=title, title_justify="left", show_header=header)
+        # Text objects, not strings: rich would read "[...]" in a server's text as markup.
+        table = Table(
+            title=Text(clean(title)) if title else None, title_justify="left", show_header=header
+        )
         for index, name in enumerate(columns):
             numeric = _is_numeric_column([row[index] for row in rows])
-            table.add_column(name, justify="right" if numeric else "left")
+            table.add_column(Text(clean(name)), justify="right" if numeric else "left")
         for row in rows:
-            table.add_row(*(_cell(value) for value in row))
+            table.add_row(*(Text(_cell(value)) for value in row))
         Console(file=self.stdout, force_terminal=self._fancy).print(table)
 
     @contextlib.contextmanager
@@ -363,7 +426,7 @@ class Output:
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
-            TextColumn("{task.fields[note]}"),
+            TextColumn("{task.fields[note]}", markup=False),
             console=Console(file=self.stderr, force_terminal=self._fancy),
         )
         with progress:

@@ -17,11 +17,25 @@ Run ``python -m heymarket_async.sandbox --port 8080`` to serve one from a shell.
 from __future__ import annotations
 
 from ._api import ROUTES, Call, Handler, Route
-from ._faults import NGINX_502_HTML, BodyFormat, Fault, FaultKind, FaultPlan, FaultRule
-from ._server import Sandbox, SandboxStats
+from ._faults import (
+    FAR_FUTURE_HTTP_DATE,
+    MESSAGE_LISTING_ROUTES,
+    NGINX_502_HTML,
+    BodyFormat,
+    Fault,
+    FaultKind,
+    FaultPlan,
+    FaultRule,
+    HiddenLocalId,
+    UnreadableBody,
+)
+from ._server import LEDGER_PATH, Sandbox, SandboxStats
 from ._state import ApiFailure, Ledger, LedgerEntry, LedgerKind, SandboxState
 
 __all__ = [
+    "FAR_FUTURE_HTTP_DATE",
+    "LEDGER_PATH",
+    "MESSAGE_LISTING_ROUTES",
     "NGINX_502_HTML",
     "ROUTES",
     "ApiFailure",
@@ -32,6 +46,7 @@ __all__ = [
     "FaultPlan",
     "FaultRule",
     "Handler",
+    "HiddenLocalId",
     "Ledger",
     "LedgerEntry",
     "LedgerKind",
@@ -39,4 +54,5 @@ __all__ = [
     "Sandbox",
     "SandboxState",
     "SandboxStats",
+    "UnreadableBody",
 ]

