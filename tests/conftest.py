@@ -9,6 +9,7 @@ from heymarket_async import HeymarketClient, RetryPolicy
 from heymarket_async.testing import retry_waits_disabled
 
 from .helpers import BASE_URL, SECRET_ID, SECRET_KEY, MockApi
+from .redis_server import RedisServer, flush
 
 
 @pytest.fixture(autouse=True)
@@ -34,3 +35,17 @@ async def client() -> AsyncIterator[HeymarketClient]:
         retry=RetryPolicy(attempts=4, deadline=30.0),
     ) as hm:
         yield hm
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One real redis-server on a free loopback port for the whole session."""
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """The URL of an empty Redis database (flushed before each test)."""
+    flush(redis_server.port)
+    return redis_server.url
