@@ -335,7 +335,7 @@ async def broadcast(
             raise BulkSendError("the team did not report list_size; pass list_size=")
         list_size = team.list_size
     run_id = uuid.uuid4().hex
-    async with opened(journal) as book:
+    async with opened(journal) as book, book.lease(key, run_id=run_id):
         run = _Run(
             client=client,
             journal=book,
