@@ -1100,30 +1100,21 @@ def _entry_view(row: sqlite3.Row | tuple[object, ...], now: float) -> EntryView:
         if note:
             reason = str(note)
         elif message_id is None:
-            reason = "sent (the answer could not be read, so the message id is unknown)"
+            reason = "sent (its answer was unreadable: message id unknown)"
         else:
             reason = f"sent, message id {message_id}"
     elif state == "failed":
-        reason = f"certainly not sent ({error or note or 'no error recorded'}); a rerun sends it"
+        reason = f"not sent ({error or note or 'no error recorded'}); a rerun sends it"
     elif lease_owner is not None and isinstance(lease_expires, float) and lease_expires > now:
-        reason = f"being sent now by {lease_owner} (lease until {_utc(lease_expires)})"
+        reason = f"being sent now by {lease_owner}"
     elif status == "unknown":
-        reason = (
-            "its run ended without deciding it: the send may have happened and history could "
-            "not confirm it; the next run looks it up again before sending"
-        )
+        reason = "its run could not decide it (history did not confirm it); a rerun looks again"
     elif ending is not None:
-        reason = (
-            f"its run stopped ({ending}) before recording an outcome; the next run looks it "
-            "up in history before sending"
-        )
+        reason = f"its run stopped ({ending}) before recording it; a rerun looks it up first"
     elif run_owner is not None:
-        reason = (
-            f"its run ({run_owner}) ended without a trace (killed?) before recording an "
-            "outcome; the next run looks it up in history before sending"
-        )
+        reason = f"its run ({run_owner}) died before recording it; a rerun looks it up first"
     else:
-        reason = "left in flight by an earlier run; the next run looks it up before sending"
+        reason = "left in flight by an earlier run; a rerun looks it up first"
     return EntryView(
         local_id=str(local_id),
         job=None if job is None else str(job),
@@ -1260,7 +1251,10 @@ class LeaseScope:
             ending = "completed"
         else:
             ending = f"stopped: {type(exc).__name__}: {exc}"[:300]
-        inflight = await self._journal._in_flight(self._unsettled())
+        failure = _only_bulk_errors(exc)
+        stopping = lost is not None or failure is not None
+        # Read before the release forgets them; only a run that stops needs the list.
+        inflight = await self._journal._in_flight(self._unsettled()) if stopping else ()
         try:
             await self._journal.release_lease(self.job, owner=self.owner, ending=ending)
         except BulkSendError as release_failure:
@@ -1274,7 +1268,6 @@ class LeaseScope:
             return  # cancellation and KeyboardInterrupt go on as they are
         if lost is not None:
             raise BulkSendError(_with_inflight(lost, inflight), inflight=inflight) from exc
-        failure = _only_bulk_errors(exc)
         if failure is not None and (inflight or failure is not exc):
             raise BulkSendError(_with_inflight(str(failure), inflight), inflight=inflight) from exc
 
