@@ -268,6 +268,10 @@ def register(sub: Subparsers) -> None:
             "Read a bulk job's journal (the --journal file of broadcast, or BatchSender's) "
             "and settle by hand the sends it could not decide. No credentials or network."
         ),
+        epilog=example(
+            "heymarket journal show april.sqlite3",
+            "heymarket journal resolve april.sqlite3 --key april-2026 --as sent",
+        ),
         formatter_class=HELP_FORMATTER,
     )
     actions = journal.add_subparsers(dest="action", required=True, metavar="ACTION")

@@ -253,7 +253,6 @@ class _Holding:
     job: str
     owner: str
     ttl: float
-    run_id: str | None
     expires_at: float
     lost: str | None = None
 
@@ -582,7 +581,7 @@ class Journal:
         lease = await self._run(functools.partial(self._transaction, write))
         if run_id is not None:
             self._holdings[run_id] = _Holding(
-                job=job, owner=owner, ttl=ttl, run_id=run_id, expires_at=lease.expires_at
+                job=job, owner=owner, ttl=ttl, expires_at=lease.expires_at
             )
             self._unsettled.setdefault(run_id, set())
         return lease
@@ -1182,7 +1181,7 @@ class LeaseScope:
         ttl = lease.expires_at - lease.acquired_at
         holding = None if self._run_id is None else self._journal._holdings.get(self._run_id)
         self._holding = holding or _Holding(
-            job=self.job, owner=self.owner, ttl=ttl, run_id=None, expires_at=lease.expires_at
+            job=self.job, owner=self.owner, ttl=ttl, expires_at=lease.expires_at
         )
         self._task = task
         self._cancelling = task.cancelling()
