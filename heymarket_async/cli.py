@@ -24,7 +24,7 @@ import argparse
 import asyncio
 from collections.abc import Sequence
 
-from ._cli import _api, _broadcast, _demo, _sandbox
+from ._cli import _api, _broadcast, _demo, _journal, _sandbox
 from ._cli._args import HELP_FORMATTER, Handler
 from ._cli._output import ExitCode, Output, exit_code_for
 from ._version import version
@@ -61,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     _sandbox.register(sub)
     _api.register(sub)
     _broadcast.register(sub)
+    _journal.register(sub)
     return parser
 
 

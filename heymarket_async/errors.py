@@ -31,7 +31,7 @@ headers, tokens or request bodies appear in their text or repr.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 __all__ = [
     "APIError",
@@ -223,7 +223,18 @@ class ReconciliationError(HeymarketError):
 
 
 class BulkSendError(HeymarketError):
-    """The bulk machinery itself failed (for example, the journal is unusable)."""
+    """The bulk machinery itself failed (for example, the journal is unusable, or another
+    run holds the job's lease).
+
+    Attributes:
+        inflight: the ``local_id``s this run claimed whose outcome the journal does not hold
+            (unknown, or not recorded when the job stopped). Each stays in flight there and
+            the next run looks it up in history before sending anything.
+    """
+
+    def __init__(self, message: str, *, inflight: Iterable[str] = ()) -> None:
+        super().__init__(message)
+        self.inflight = tuple(inflight)
 
 
 class PacingTimeoutError(RateLimitError):

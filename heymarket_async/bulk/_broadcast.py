@@ -452,7 +452,7 @@ async def broadcast(
         if run is not None:
             run.progress(text)
 
-    async with opened(journal) as book:
+    async with opened(journal) as book, book.lease(key, run_id=run_id):
         run = _Run(
             client=client,
             journal=book,

@@ -52,7 +52,7 @@ from ..resources.messages import (
     build_send_message,
     read_sent_message,
 )
-from ._journal import Journal, opened
+from ._journal import KEYLESS_JOB, Journal, opened
 
 if TYPE_CHECKING:
     from .._client import HeymarketClient
@@ -628,7 +628,8 @@ class BatchSender:
     ) -> None:
         run_id = uuid.uuid4().hex
         slots = asyncio.Semaphore(self.concurrency)
-        async with opened(self._journal) as journal:
+        job = KEYLESS_JOB if self._key is None else self._key
+        async with opened(self._journal) as journal, journal.lease(job, run_id=run_id):
             delivery = Delivery(
                 self._client,
                 journal,

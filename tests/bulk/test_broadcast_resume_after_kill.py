@@ -17,6 +17,7 @@ from heymarket_async.bulk import Journal, broadcast
 from heymarket_async.sandbox import Fault, FaultPlan, FaultRule, LedgerKind, Sandbox
 
 from .conftest import client_for, phones
+from .test_journal_lease import expire_leases
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "killed-lists"
@@ -78,6 +79,7 @@ async def kill_mid_run(sb: Sandbox, journal: Path, stop_at: int) -> None:
             child.kill()  # SIGKILL: no cleanup of any kind in the child
         _, stderr = await child.communicate()
     assert child.returncode == -9, stderr.decode()[-2000:]
+    expire_leases(journal)  # the dead run's lease would run out after its ttl
 
 
 async def test_list_broadcast_killed_mid_run_then_rerun_reaches_everyone_once(

@@ -10,6 +10,7 @@ from heymarket_async.sandbox import FaultPlan, Sandbox
 
 from .conftest import client_for, phones, sends
 from .test_batch_sender import assert_exactly_once
+from .test_journal_lease import expire_leases
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "killed"
@@ -46,6 +47,7 @@ async def _run_until_killed(sb: Sandbox, journal: Path, count: int, stop_at: int
             child.kill()  # SIGKILL: no cleanup of any kind in the child
         _, stderr = await child.communicate()
     assert child.returncode == -9, stderr.decode()[-2000:]
+    expire_leases(journal)  # the dead run's lease would run out after its ttl
 
 
 async def test_sigkill_at_any_point_then_resume_sends_each_once(tmp_path: Path) -> None:
