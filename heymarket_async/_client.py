@@ -36,10 +36,10 @@ from ._config import (
     Timeouts,
     UseClientDefault,
 )
-from ._protocol import ApiRequest, ApiResponse, decipher_response
+from ._protocol import ApiRequest, ApiResponse, decipher_response, redact
 from ._ratelimit import SlidingWindowLimiter
 from ._retry import Reconcile, call_with_retries
-from ._transport import AiohttpTransport, user_agent
+from ._transport import DEFAULT_MAX_RESPONSE_SIZE, AiohttpTransport, user_agent
 from .errors import AuthenticationError, ClientClosedError, ConfigurationError, RateLimitError
 from .resources.contacts import Contacts
 from .resources.conversations import Conversations
@@ -118,6 +118,9 @@ class HeymarketClient:
             turns pacing off.
         token_lifetime: seconds a JWT is reused; must be under 300 (the server's expiry).
         session: an ``aiohttp.ClientSession`` you own; the client never closes it.
+        max_response_size: bytes of an answer the client reads (default 16 MiB); a larger
+            2xx answer raises ``ResponseTooLargeError`` when its content is needed (the
+            request was accepted), a larger error answer is read from its first bytes.
         clock: wall-clock seconds used for JWT ``iat`` and token age (for tests).
 
     Raises:
@@ -137,6 +140,7 @@ class HeymarketClient:
         token_lifetime: float = DEFAULT_TOKEN_LIFETIME,
         session: ClientSession | None = None,
         clock: Clock = time.time,
+        max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
     ) -> None:
         credentials = _credentials(secret_id, secret_key, api_key)
         if not 0 < token_lifetime < MAX_TOKEN_LIFETIME:
@@ -151,6 +155,10 @@ class HeymarketClient:
             )
         if not isinstance(retry, RetryPolicy):
             raise ConfigurationError("retry must be a RetryPolicy")
+        if not _is_positive_int(max_response_size):
+            raise ConfigurationError(
+                f"max_response_size must be a positive integer (bytes), got {max_response_size!r}"
+            )
         self.base_url: Final = _check_base_url(base_url)
         self.timeouts: Final = _timeouts(timeout)
         self.retry_policy: Final = retry
@@ -159,7 +167,16 @@ class HeymarketClient:
         self._limiter = (
             SlidingWindowLimiter(rate_limit_per_minute) if rate_limit_per_minute else None
         )
-        self._transport = AiohttpTransport(session=session, timeouts=self.timeouts)
+        self.max_response_size: Final = max_response_size
+        self._transport = AiohttpTransport(
+            session=session, timeouts=self.timeouts, max_response_size=max_response_size
+        )
+        # Never to appear in errors built from an answer (a proxy may echo request headers).
+        self._secret: Final = (
+            credentials.api_key
+            if isinstance(credentials, ApiKeyCredentials)
+            else credentials.secret_key
+        )
         self._static_headers: Final[Mapping[str, str]] = {
             "Accept": "application/json",
             "Content-Type": "application/json",
@@ -261,13 +278,15 @@ class HeymarketClient:
             raise ClientClosedError("this client was closed; create a new HeymarketClient")
         self._state = ClientState.OPENED
         timeouts = None if timeout is USE_CLIENT_DEFAULT else _timeouts(timeout, self.timeouts)
+        # The retry deadline bounds the whole call, reading answers included.
+        deadline = time.monotonic() + self.retry_policy.deadline
         url = self.base_url + request.path
         body = request.body_bytes()
         description = f"{request.method} {request.path}"
         # A partial, not a wrapping coroutine: each attempt awaits _send_authenticated
         # directly, one coroutine and one frame fewer on every resume.
         attempt = functools.partial(
-            self._send_authenticated, request, url, body, timeouts, description
+            self._send_authenticated, request, url, body, timeouts, description, deadline=deadline
         )
         return await call_with_retries(
             attempt,
@@ -284,6 +303,8 @@ class HeymarketClient:
         body: bytes | None,
         timeouts: Timeouts | None,
         description: str,
+        *,
+        deadline: float,
     ) -> ApiResponse:
         refreshed = False
         while True:
@@ -305,6 +326,7 @@ class HeymarketClient:
                     params=request.query,
                     body=body,
                     timeouts=timeouts,
+                    deadline=deadline,
                 )
             finally:
                 if limiter is not None:
@@ -315,10 +337,16 @@ class HeymarketClient:
                     description,
                     raw.status,
                     (time.perf_counter() - started) * 1000,
-                    raw.headers.get("X-Request-Id"),
+                    redact(raw.headers.get("X-Request-Id") or "-", (self._secret, token.value)),
                 )
             try:
-                response = decipher_response(raw.status, raw.headers, raw.body)
+                response = decipher_response(
+                    raw.status,
+                    raw.headers,
+                    raw.body,
+                    truncated=raw.truncated,
+                    secrets=(self._secret, token.value),
+                )
             except AuthenticationError:
                 # An expired or revoked JWT: mint a new one and try once more (§1.2).
                 if refreshed or not self._tokens.can_refresh:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import platform
+import time
 from collections.abc import Mapping
+from typing import Final
 
 import aiohttp
 import attrs
@@ -20,7 +22,18 @@ from ._config import Timeouts
 from ._version import version
 from .errors import NetworkError, TransportError, TransportTimeoutError
 
-__all__ = ["AiohttpTransport", "ClientSession", "RawResponse", "user_agent"]
+__all__ = [
+    "DEFAULT_MAX_RESPONSE_SIZE",
+    "AiohttpTransport",
+    "ClientSession",
+    "RawResponse",
+    "user_agent",
+]
+
+DEFAULT_MAX_RESPONSE_SIZE: Final = 16 * 1024 * 1024
+# Of a body already known to be too large, only this much is kept (error excerpts need
+# no more); one chunk read from the stream at a time.
+_TOO_LARGE_PREFIX: Final = 64 * 1024
 
 
 def user_agent() -> str:
@@ -32,9 +45,12 @@ def user_agent() -> str:
 
 @attrs.frozen
 class RawResponse:
+    """An HTTP answer; ``truncated`` when the body was cut at ``max_response_size``."""
+
     status: int
     headers: Mapping[str, str]
     body: bytes
+    truncated: bool = False
 
 
 # Per-call timeouts repeat the same few values; ClientTimeout is frozen, so share them.
@@ -61,18 +77,58 @@ def _map_error(exc: BaseException, url: str) -> TransportError:
     )
 
 
+def _with_deadline(timeout: aiohttp.ClientTimeout, remaining: float) -> aiohttp.ClientTimeout:
+    # aiohttp's `total` covers the whole exchange, reading the body included (its timer
+    # stops when the connection is released), so a server dripping bytes cannot outlast it.
+    if timeout.total is not None and timeout.total <= remaining:
+        return timeout
+    return aiohttp.ClientTimeout(
+        total=remaining, connect=timeout.connect, sock_read=timeout.sock_read
+    )
+
+
+async def _read_bounded(response: aiohttp.ClientResponse, limit: int) -> tuple[bytes, bool]:
+    """The body, or its first ``limit`` bytes and ``True`` when it is longer."""
+    length = response.content_length
+    if length is not None and aiohttp.hdrs.CONTENT_ENCODING in response.headers:
+        length = None  # Content-Length counts compressed bytes; count what we keep instead
+    if length is not None and length <= limit:
+        # The parser delivers exactly Content-Length bytes: one read, no size checks.
+        return await response.read(), False
+    chunks: list[bytes] = []
+    size = 0
+    keep = limit if length is None else min(limit, _TOO_LARGE_PREFIX)
+    while chunk := await response.content.readany():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > keep:
+            # Over the limit (or known to be from Content-Length): stop reading and
+            # close this connection rather than drain it back into the pool.
+            response.close()
+            return b"".join(chunks)[:keep], True
+    return b"".join(chunks), False
+
+
 class AiohttpTransport:
-    """Sends one HTTP request on an aiohttp session and reads the whole answer.
+    """Sends one HTTP request on an aiohttp session and reads the answer.
 
     The session is created lazily inside the running loop, or borrowed from the caller
-    (and then never closed here).
+    (and then never closed here). A body longer than ``max_response_size`` is not read
+    past that size: the answer comes back ``truncated``.
     """
 
-    def __init__(self, *, session: ClientSession | None, timeouts: Timeouts) -> None:
+    def __init__(
+        self,
+        *,
+        session: ClientSession | None,
+        timeouts: Timeouts,
+        max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
+    ) -> None:
         self._session = session
         self._owns_session = session is None
         self._timeouts = timeouts
         self._default_timeout = _client_timeout(timeouts)
+        self._max_response_size = max_response_size
 
     def _get_session(self) -> ClientSession:
         if self._session is None:
@@ -88,10 +144,24 @@ class AiohttpTransport:
         params: Mapping[str, str] | None,
         body: bytes | None,
         timeouts: Timeouts | None = None,
+        deadline: float | None = None,
     ) -> RawResponse:
-        """Send the request; raise a ``TransportError`` when no complete answer arrives."""
+        """Send the request; raise a ``TransportError`` when no complete answer arrives.
+
+        Args:
+            deadline: a ``time.monotonic()`` instant that bounds the whole exchange,
+                reading the body included; past it the attempt fails with
+                ``TransportTimeoutError``.
+        """
         session = self._get_session()
         timeout = self._default_timeout if timeouts is None else _client_timeout(timeouts)
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TransportTimeoutError(
+                    f"the call's deadline passed before sending ({url})", possibly_sent=False
+                )
+            timeout = _with_deadline(timeout, remaining)
         try:
             async with session.request(
                 method,
@@ -102,8 +172,8 @@ class AiohttpTransport:
                 timeout=timeout,
                 allow_redirects=False,
             ) as response:
-                payload = await response.read()
-                return RawResponse(response.status, response.headers, payload)
+                payload, truncated = await _read_bounded(response, self._max_response_size)
+                return RawResponse(response.status, response.headers, payload, truncated)
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise _map_error(exc, url) from exc
 
