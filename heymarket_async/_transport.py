@@ -88,7 +88,8 @@ def _with_deadline(timeout: aiohttp.ClientTimeout, remaining: float) -> aiohttp.
 
 
 async def _read_bounded(response: aiohttp.ClientResponse, limit: int) -> tuple[bytes, bool]:
-    """The body, or its first ``limit`` bytes and ``True`` when it is longer."""
+    """The body, or ``True`` and the body's first bytes (at most 64 KiB) when it is longer
+    than ``limit``: nothing reads more of a body that is too large than an excerpt."""
     length = response.content_length
     if length is not None and aiohttp.hdrs.CONTENT_ENCODING in response.headers:
         length = None  # Content-Length counts compressed bytes; count what we keep instead
@@ -105,8 +106,17 @@ async def _read_bounded(response: aiohttp.ClientResponse, limit: int) -> tuple[b
             # Over the limit (or known to be from Content-Length): stop reading and
             # close this connection rather than drain it back into the pool.
             response.close()
-            return b"".join(chunks)[:keep], True
+            return _prefix(chunks, min(keep, _TOO_LARGE_PREFIX)), True
     return b"".join(chunks), False
+
+
+def _prefix(chunks: list[bytes], size: int) -> bytes:
+    head = bytearray()
+    for chunk in chunks:
+        head += chunk[: size - len(head)]
+        if len(head) >= size:
+            break
+    return bytes(head)
 
 
 class AiohttpTransport:
