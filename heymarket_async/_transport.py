@@ -77,14 +77,58 @@ def _map_error(exc: BaseException, url: str) -> TransportError:
     )
 
 
-def _with_deadline(timeout: aiohttp.ClientTimeout, remaining: float) -> aiohttp.ClientTimeout:
-    # aiohttp's `total` covers the whole exchange, reading the body included (its timer
-    # stops when the connection is released), so a server dripping bytes cannot outlast it.
-    if timeout.total is not None and timeout.total <= remaining:
-        return timeout
-    return aiohttp.ClientTimeout(
-        total=remaining, connect=timeout.connect, sock_read=timeout.sock_read
-    )
+class _DeadlineWatch:
+    """Cancels the attempts that outlive their deadline, with one timer for all of them.
+
+    aiohttp's ``sock_read`` restarts with every byte, so only a bound on the whole
+    exchange stops a server that drips its answer. A timer per request (aiohttp's
+    ``total``, ``asyncio.timeout``) costs more CPU than the rest of the SDK's work on a
+    request; here attempts only enter a dict, and one timer, set for the earliest
+    deadline, runs only when an attempt may actually be late.
+    """
+
+    def __init__(self) -> None:
+        self._deadlines: dict[asyncio.Task[object], float] = {}
+        self._expired: set[asyncio.Task[object]] = set()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0  # the time.monotonic() instant the timer is set for
+
+    def watch(self, task: asyncio.Task[object], deadline: float) -> None:
+        self._deadlines[task] = deadline
+        if self._timer is None or deadline < self._timer_at:
+            self._set_timer(deadline)
+
+    def unwatch(self, task: asyncio.Task[object]) -> bool:
+        """Stop watching ``task``; whether it was cancelled for being late."""
+        self._deadlines.pop(task, None)
+        if self._expired and task in self._expired:
+            self._expired.discard(task)
+            return True
+        return False
+
+    def stop(self) -> None:
+        """Cancel the timer (the transport is closing)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _set_timer(self, at: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        loop = asyncio.get_running_loop()
+        self._timer_at = at
+        self._timer = loop.call_at(loop.time() + (at - time.monotonic()), self._check)
+
+    def _check(self) -> None:
+        self._timer = None
+        now = time.monotonic()
+        for task, deadline in list(self._deadlines.items()):
+            if deadline <= now:
+                del self._deadlines[task]
+                self._expired.add(task)
+                task.cancel()
+        if self._deadlines:
+            self._set_timer(min(self._deadlines.values()))
 
 
 async def _read_bounded(response: aiohttp.ClientResponse, limit: int) -> tuple[bytes, bool]:
@@ -139,6 +183,7 @@ class AiohttpTransport:
         self._timeouts = timeouts
         self._default_timeout = _client_timeout(timeouts)
         self._max_response_size = max_response_size
+        self._watch = _DeadlineWatch()
 
     def _get_session(self) -> ClientSession:
         if self._session is None:
@@ -163,15 +208,41 @@ class AiohttpTransport:
                 reading the body included; past it the attempt fails with
                 ``TransportTimeoutError``.
         """
+        if deadline is None:
+            return await self._exchange(method, url, headers, params, body, timeouts=timeouts)
+        if deadline <= time.monotonic():
+            raise TransportTimeoutError(
+                f"the call's deadline passed before sending ({url})", possibly_sent=False
+            )
+        task: asyncio.Task[object] | None = asyncio.current_task()
+        assert task is not None  # send() always runs in a task
+        cancelling = task.cancelling()
+        self._watch.watch(task, deadline)
+        try:
+            return await self._exchange(method, url, headers, params, body, timeouts=timeouts)
+        except asyncio.CancelledError as exc:
+            # Ours only if no one else cancelled the task meanwhile (asyncio.timeout's rule).
+            if self._watch.unwatch(task) and task.uncancel() <= cancelling:
+                raise TransportTimeoutError(
+                    f"no complete answer before the call's deadline ({url})", possibly_sent=True
+                ) from exc
+            raise
+        finally:
+            if self._watch.unwatch(task):  # cancelled late, but it surfaced as another error
+                task.uncancel()
+
+    async def _exchange(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        params: Mapping[str, str] | None,
+        body: bytes | None,
+        *,
+        timeouts: Timeouts | None,
+    ) -> RawResponse:
         session = self._get_session()
         timeout = self._default_timeout if timeouts is None else _client_timeout(timeouts)
-        if deadline is not None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TransportTimeoutError(
-                    f"the call's deadline passed before sending ({url})", possibly_sent=False
-                )
-            timeout = _with_deadline(timeout, remaining)
         try:
             async with session.request(
                 method,
@@ -189,6 +260,7 @@ class AiohttpTransport:
 
     async def aclose(self) -> None:
         """Close the session if this transport created it."""
+        self._watch.stop()
         session, self._session = self._session, None
         if session is not None and self._owns_session and not session.closed:
             await session.close()

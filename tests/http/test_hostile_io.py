@@ -158,6 +158,55 @@ async def test_an_attempt_past_the_deadline_is_not_sent() -> None:
     assert server.requests == []
 
 
+async def test_deadlines_of_concurrent_attempts_are_each_enforced() -> None:
+    """Attempts with different deadlines end at their own; the task is left uncancelled."""
+    body = json.dumps({**TEAM, "pad": "x" * 400}).encode()  # 20 s of dripping
+    async with HostileServer() as server:
+        server.script("GET", "/v1/team", then=Answer(body=body, drip=0.05))
+        transport = AiohttpTransport(session=None, timeouts=Timeouts())
+
+        async def attempt(seconds: float) -> tuple[float, int]:
+            started = time.monotonic()
+            with pytest.raises(TransportTimeoutError):
+                await transport.send(
+                    "GET",
+                    server.base_url + "/v1/team",
+                    headers={},
+                    params=None,
+                    body=None,
+                    deadline=started + seconds,
+                )
+            task = asyncio.current_task()
+            assert task is not None
+            return time.monotonic() - started, task.cancelling()
+
+        try:
+            results = await asyncio.wait_for(
+                asyncio.gather(attempt(1.2), attempt(0.3), attempt(0.6)), timeout=15
+            )
+        finally:
+            await transport.aclose()
+    for (elapsed, cancelling), deadline in zip(results, (1.2, 0.3, 0.6), strict=True):
+        assert deadline <= elapsed < 10
+        assert cancelling == 0
+
+
+async def test_a_caller_cancelling_a_watched_attempt_gets_cancelled_error() -> None:
+    """Cancelling a call from outside is never turned into a timeout."""
+    body = json.dumps(TEAM).encode()
+    async with HostileServer() as server:
+        server.script("GET", "/v1/team", then=Answer(body=body, drip=0.05))
+        async with server.client(retry=RetryPolicy(attempts=1, deadline=30)) as hm:
+            call = asyncio.create_task(hm.team.get())
+            await asyncio.sleep(0.3)
+            call.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await asyncio.wait_for(call, timeout=10)
+            server.script("GET", "/v1/team", Answer.json(TEAM))
+            team = await asyncio.wait_for(hm.team.get(), timeout=10)
+    assert team.list_size == 100
+
+
 @pytest.mark.parametrize("value", [0, -1, True, 1.5, "16", None])
 def test_max_response_size_must_be_a_positive_int(value: Any) -> None:
     """max_response_size is refused at construction unless it is a positive integer."""
