@@ -35,6 +35,7 @@ REQUEST_ID_HEADER: Final = "X-Request-Id"
 _KEPT_ERROR_HEADERS: Final = ("retry-after", "x-request-id", "content-type")
 _MAX_MESSAGE_CHARS: Final = 300
 _MAX_CODE_CHARS: Final = 200
+_ERROR_CODE_RE: Final = re.compile(r"[a-z0-9_.]{1,100}")
 _STATUS_ERRORS: Final[Mapping[int, type[APIError]]] = {
     400: BadRequestError,
     401: AuthenticationError,
@@ -238,7 +239,7 @@ def text_excerpt(body: bytes, secrets: Iterable[str] = ()) -> str:
     text = " ".join(text.split())
     if secrets:
         text = redact(text, secrets)
-        if len(body) > EXCERPT_WINDOW:
+        if len(body) >= EXCERPT_WINDOW:  # cut here, or by the transport at that size
             text = _redact_cut_tail(text, secrets)
     return _clip(text, _MAX_MESSAGE_CHARS)
 
@@ -280,9 +281,6 @@ def _read_error_body(body: bytes, secrets: Iterable[str]) -> tuple[str | None, s
     if message is None and code is None:
         message = text_excerpt(body, secrets)
     return code, message
-
-
-_ERROR_CODE_RE: Final = re.compile(r"[a-z0-9_.]{1,100}")
 
 
 def _clean(text: str | None, secrets: Iterable[str], limit: int) -> str | None:
