@@ -131,15 +131,14 @@ class _DeadlineWatch:
             self._set_timer(min(self._deadlines.values()))
 
 
-async def _read_bounded(response: aiohttp.ClientResponse, limit: int) -> tuple[bytes, bool]:
+async def _read_bounded(
+    response: aiohttp.ClientResponse, limit: int, length: int | None
+) -> tuple[bytes, bool]:
     """The body, or ``True`` and the body's first bytes (at most 64 KiB) when it is longer
-    than ``limit``: nothing reads more of a body that is too large than an excerpt."""
-    length = response.content_length
-    if length is not None and aiohttp.hdrs.CONTENT_ENCODING in response.headers:
+    than ``limit`` (``length``, when known, says so at once): nothing reads more of a body
+    that is too large than an excerpt needs."""
+    if aiohttp.hdrs.CONTENT_ENCODING in response.headers:
         length = None  # Content-Length counts compressed bytes; count what we keep instead
-    if length is not None and length <= limit:
-        # The parser delivers exactly Content-Length bytes: one read, no size checks.
-        return await response.read(), False
     chunks: list[bytes] = []
     size = 0
     keep = limit if length is None else min(limit, _TOO_LARGE_PREFIX)
@@ -208,41 +207,21 @@ class AiohttpTransport:
                 reading the body included; past it the attempt fails with
                 ``TransportTimeoutError``.
         """
-        if deadline is None:
-            return await self._exchange(method, url, headers, params, body, timeouts=timeouts)
-        if deadline <= time.monotonic():
-            raise TransportTimeoutError(
-                f"the call's deadline passed before sending ({url})", possibly_sent=False
-            )
-        task: asyncio.Task[object] | None = asyncio.current_task()
-        assert task is not None  # send() always runs in a task
-        cancelling = task.cancelling()
-        self._watch.watch(task, deadline)
-        try:
-            return await self._exchange(method, url, headers, params, body, timeouts=timeouts)
-        except asyncio.CancelledError as exc:
-            # Ours only if no one else cancelled the task meanwhile (asyncio.timeout's rule).
-            if self._watch.unwatch(task) and task.uncancel() <= cancelling:
-                raise TransportTimeoutError(
-                    f"no complete answer before the call's deadline ({url})", possibly_sent=True
-                ) from exc
-            raise
-        finally:
-            if self._watch.unwatch(task):  # cancelled late, but it surfaced as another error
-                task.uncancel()
-
-    async def _exchange(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str],
-        params: Mapping[str, str] | None,
-        body: bytes | None,
-        *,
-        timeouts: Timeouts | None,
-    ) -> RawResponse:
         session = self._get_session()
         timeout = self._default_timeout if timeouts is None else _client_timeout(timeouts)
+        task: asyncio.Task[object] | None = None
+        cancelling = 0
+        if deadline is not None:
+            if deadline <= time.monotonic():
+                raise TransportTimeoutError(
+                    f"the call's deadline passed before sending ({url})", possibly_sent=False
+                )
+            task = asyncio.current_task()
+            assert task is not None  # send() always runs in a task
+            cancelling = task.cancelling()
+            self._watch.watch(task, deadline)
+        # One frame for the whole exchange (no helper coroutines): every resume of an
+        # await below passes through each frame above it.
         try:
             async with session.request(
                 method,
@@ -253,10 +232,29 @@ class AiohttpTransport:
                 timeout=timeout,
                 allow_redirects=False,
             ) as response:
-                payload, truncated = await _read_bounded(response, self._max_response_size)
+                length = response.content_length
+                if (
+                    length is not None
+                    and length <= self._max_response_size
+                    # Content-Length counts compressed bytes; the chunked path counts ours.
+                    and aiohttp.hdrs.CONTENT_ENCODING not in response.headers
+                ):
+                    # The parser delivers exactly Content-Length bytes: one read.
+                    return RawResponse(response.status, response.headers, await response.read())
+                payload, truncated = await _read_bounded(response, self._max_response_size, length)
                 return RawResponse(response.status, response.headers, payload, truncated)
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise _map_error(exc, url) from exc
+        except asyncio.CancelledError as exc:
+            # Ours only if no one else cancelled the task meanwhile (asyncio.timeout's rule).
+            if task is not None and self._watch.unwatch(task) and task.uncancel() <= cancelling:
+                raise TransportTimeoutError(
+                    f"no complete answer before the call's deadline ({url})", possibly_sent=True
+                ) from exc
+            raise
+        finally:
+            if task is not None and self._watch.unwatch(task):
+                task.uncancel()  # cancelled late, but it surfaced as another error
 
     async def aclose(self) -> None:
         """Close the session if this transport created it."""
