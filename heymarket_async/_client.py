@@ -39,10 +39,10 @@ from ._config import (
     Timeouts,
     UseClientDefault,
 )
-from ._protocol import ApiRequest, ApiResponse, decipher_response
+from ._protocol import ApiRequest, ApiResponse, decipher_response, redact
 from ._ratelimit import RateLimiter, SlidingWindowLimiter
 from ._retry import Reconcile, call_with_retries
-from ._transport import AiohttpTransport, user_agent
+from ._transport import DEFAULT_MAX_RESPONSE_SIZE, AiohttpTransport, user_agent
 from .errors import (
     AuthenticationError,
     ClientClosedError,
@@ -158,6 +158,9 @@ class HeymarketClient:
             deadline bound that wait, as they always do).
         token_lifetime: seconds a JWT is reused; must be under 300 (the server's expiry).
         session: an ``aiohttp.ClientSession`` you own; the client never closes it.
+        max_response_size: bytes of an answer the client reads (default 16 MiB); a larger
+            2xx answer raises ``ResponseTooLargeError`` when its content is needed (the
+            request was accepted), a larger error answer is read from its first bytes.
         clock: wall-clock seconds used for JWT ``iat`` and token age (for tests).
 
     Raises:
@@ -178,6 +181,7 @@ class HeymarketClient:
         token_lifetime: float = DEFAULT_TOKEN_LIFETIME,
         session: ClientSession | None = None,
         clock: Clock = time.time,
+        max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
     ) -> None:
         credentials = _credentials(secret_id, secret_key, api_key)
         if not 0 < token_lifetime < MAX_TOKEN_LIFETIME:
@@ -197,6 +201,10 @@ class HeymarketClient:
                 f"max_pacing_wait must be a finite number of seconds >= 0 or None, "
                 f"got {max_pacing_wait!r}"
             )
+        if not _is_positive_int(max_response_size):
+            raise ConfigurationError(
+                f"max_response_size must be a positive integer (bytes), got {max_response_size!r}"
+            )
         self.base_url: Final = _check_base_url(base_url)
         self.timeouts: Final = _timeouts(timeout)
         self.retry_policy: Final = retry
@@ -208,7 +216,16 @@ class HeymarketClient:
             if rate_limit_per_minute
             else None
         )
-        self._transport = AiohttpTransport(session=session, timeouts=self.timeouts)
+        self.max_response_size: Final = max_response_size
+        self._transport = AiohttpTransport(
+            session=session, timeouts=self.timeouts, max_response_size=max_response_size
+        )
+        # Never to appear in errors built from an answer (a proxy may echo request headers).
+        self._secret: Final = (
+            credentials.api_key
+            if isinstance(credentials, ApiKeyCredentials)
+            else credentials.secret_key
+        )
         self._static_headers: Final[Mapping[str, str]] = {
             "Accept": "application/json",
             "Content-Type": "application/json",
@@ -336,8 +353,9 @@ class HeymarketClient:
         if self._loop is not asyncio.get_running_loop():
             self._check_loop()
         self._state = ClientState.OPENED
-        deadline = time.monotonic() + self.retry_policy.deadline
         timeouts = None if timeout is USE_CLIENT_DEFAULT else _timeouts(timeout, self.timeouts)
+        # The retry deadline bounds the whole call: pacing waits and reading answers included.
+        deadline = time.monotonic() + self.retry_policy.deadline
         url = self.base_url + request.path
         body = request.body_bytes()
         description = f"{request.method} {request.path}"
@@ -402,6 +420,7 @@ class HeymarketClient:
                     params=request.query,
                     body=body,
                     timeouts=timeouts,
+                    deadline=deadline,
                 )
             finally:
                 if limiter is not None:
@@ -412,10 +431,16 @@ class HeymarketClient:
                     description,
                     raw.status,
                     (time.perf_counter() - started) * 1000,
-                    raw.headers.get("X-Request-Id"),
+                    redact(raw.headers.get("X-Request-Id") or "-", (self._secret, token.value)),
                 )
             try:
-                response = decipher_response(raw.status, raw.headers, raw.body)
+                response = decipher_response(
+                    raw.status,
+                    raw.headers,
+                    raw.body,
+                    truncated=raw.truncated,
+                    secrets=(self._secret, token.value),
+                )
             except AuthenticationError:
                 # An expired or revoked JWT: mint a new one and try once more (§1.2).
                 if refreshed or not self._tokens.can_refresh:

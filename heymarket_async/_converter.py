@@ -43,23 +43,54 @@ converter.register_structure_hook(datetime, lambda value, _type: parse_timestamp
 converter.register_unstructure_hook(datetime, format_timestamp)
 
 
-def structure(data: Any, into: type[T], *, status: int, request_id: str | None) -> T:
-    """Read ``data`` into ``into``; a shape we cannot read becomes ``UnexpectedResponseError``."""
+def structure(
+    data: Any, into: type[T], *, status: int, request_id: str | None, local_id: str | None = None
+) -> T:
+    """Read ``data`` into ``into``; a shape we cannot read becomes ``UnexpectedResponseError``.
+
+    The message names the fields at fault, never their values (an answer may echo secrets).
+    """
+    error: Exception
     try:
         return converter.structure(data, into)
     except cattrs.BaseValidationError as exc:
-        details = "; ".join(cattrs.transform_error(exc))
-        raise UnexpectedResponseError(
-            f"could not read the answer as {into.__name__}: {details}",
-            status=status,
-            request_id=request_id,
-        ) from exc
-    except (TypeError, ValueError, AttributeError, KeyError) as exc:
-        raise UnexpectedResponseError(
-            f"could not read the answer as {into.__name__}: {exc}",
-            status=status,
-            request_id=request_id,
-        ) from exc
+        details = "; ".join(_paths(exc))
+        error = exc
+    except (
+        TypeError,
+        ValueError,
+        AttributeError,
+        KeyError,
+        IndexError,
+        OverflowError,
+        RecursionError,
+    ) as exc:
+        details = type(exc).__name__
+        error = exc
+    raise UnexpectedResponseError(
+        f"the server accepted the request (HTTP {status}) but its answer could not be read "
+        f"as {into.__name__}: {details}",
+        status=status,
+        request_id=request_id,
+        local_id=local_id,
+    ) from error
+
+
+def _paths(exc: cattrs.BaseValidationError) -> list[str]:
+    """Where each error sits (``$.id: invalid value``), without the offending values."""
+    try:
+        return [_without_values(line) for line in cattrs.transform_error(exc)]
+    except RecursionError:  # an error tree as deep as the data
+        return ["invalid shape"]
+
+
+def _without_values(line: str) -> str:
+    # transform_error writes "<what> @ <path>"; some <what> quote the exception, which may
+    # carry a value, so only its first words stay.
+    what, _, where = line.rpartition(" @ ")
+    if "(" in what:
+        what = what.split("(", 1)[0].rstrip()
+    return f"{what} @ {where}" if where else line
 
 
 def unstructure(value: object) -> Any:

@@ -10,7 +10,7 @@ import html
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
 from urllib.parse import quote
@@ -28,7 +28,6 @@ from .errors import (
     RateLimitError,
     RequestValidationError,
     ServerError,
-    UnexpectedResponseError,
 )
 
 Method = Literal["GET", "POST", "PUT", "DELETE"]
@@ -36,6 +35,8 @@ Method = Literal["GET", "POST", "PUT", "DELETE"]
 REQUEST_ID_HEADER: Final = "X-Request-Id"
 _KEPT_ERROR_HEADERS: Final = ("retry-after", "x-request-id", "content-type")
 _MAX_MESSAGE_CHARS: Final = 300
+_MAX_CODE_CHARS: Final = 200
+_ERROR_CODE_RE: Final = re.compile(r"[a-z0-9_.]{1,100}")
 _STATUS_ERRORS: Final[Mapping[int, type[APIError]]] = {
     400: BadRequestError,
     401: AuthenticationError,
@@ -97,11 +98,23 @@ class ApiRequest:
 
 @attrs.frozen(kw_only=True)
 class ApiResponse:
-    """A successful answer: status, decoded JSON (any JSON type, or ``None``), request id."""
+    """A 2xx answer: the server accepted the request.
+
+    Attributes:
+        status: the HTTP status (2xx).
+        data: the decoded JSON (any JSON type, or ``None`` for an empty body); for an
+            unreadable body, a short excerpt of its text (``None`` when truncated).
+        request_id: the ``X-Request-Id`` response header.
+        readable: whether the body was JSON the SDK could decode.
+        truncated: the body was larger than the client's ``max_response_size`` and was
+            not read (then ``readable`` is ``False`` and ``data`` is ``None``).
+    """
 
     status: int
     data: Any
     request_id: str | None
+    readable: bool = True
+    truncated: bool = False
 
 
 def path(template: str, *params: str | int) -> str:
@@ -184,18 +197,95 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     return max((when - now).total_seconds(), 0.0)
 
 
-_TAG_RE: Final = re.compile(r"<(script|style)\b.*?</\1>|<[^>]+>", re.IGNORECASE | re.DOTALL)
-_SPACE_RE: Final = re.compile(r"\s+")
+# Error pages are excerpted from their start only, so the work per answer is bounded.
+EXCERPT_WINDOW: Final = 64 * 1024
+REDACTED: Final = "[redacted]"
+_MAX_JSON_MESSAGE_CHARS: Final = 2000
+_HIDDEN_ELEMENTS: Final = ("script", "style")
+# A secret cut by the excerpt window is hidden when at least this much of it shows.
+_MIN_PARTIAL_SECRET: Final = 4
 
 
-def _text_excerpt(body: bytes) -> str:
-    text = body.decode("utf-8", errors="replace")
-    if "<" in text and ">" in text:  # an HTML error page from a proxy
-        text = html.unescape(_TAG_RE.sub(" ", text))
-    text = _SPACE_RE.sub(" ", text).strip()
-    if len(text) > _MAX_MESSAGE_CHARS:
-        text = text[: _MAX_MESSAGE_CHARS - 3] + "..."
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every occurrence of each non-empty secret replaced by ``[redacted]``."""
+    for secret in secrets:
+        if secret and secret in text:
+            text = text.replace(secret, REDACTED)
     return text
+
+
+def _redact_cut_tail(text: str, secrets: Iterable[str]) -> str:
+    # The window may end inside a secret: hide a tail that is the start of one.
+    for secret in secrets:
+        longest = min(len(secret) - 1, len(text))
+        for size in range(longest, _MIN_PARTIAL_SECRET - 1, -1):
+            if text.endswith(secret[:size]):
+                return text[:-size] + REDACTED
+    return text
+
+
+def _tag_name_at(lowered: str, start: int) -> str | None:
+    """The hidden element (script/style) whose opening tag starts at ``lowered[start]``."""
+    for name in _HIDDEN_ELEMENTS:
+        end = start + 1 + len(name)
+        if lowered.startswith(name, start + 1) and not lowered[end : end + 1].isalnum():
+            return name
+    return None
+
+
+def strip_tags(text: str) -> str:
+    """``text`` without HTML tags and without the contents of ``script``/``style``.
+
+    One forward scan with ``str.find``: linear in the length of ``text`` whatever its
+    shape (an unclosed ``<`` or ``<script>`` is searched past at most once).
+    """
+    lowered = text.lower()
+    pieces: list[str] = []
+    unclosed: set[str] = set()  # hidden elements known to have no closing tag ahead
+    position = 0
+    while True:
+        start = text.find("<", position)
+        if start < 0:
+            pieces.append(text[position:])
+            break
+        end = text.find(">", start + 1)
+        if end < 0:  # no tag can close any more: the rest is text
+            pieces.append(text[position:])
+            break
+        pieces.append(text[position:start])
+        pieces.append(" ")
+        position = end + 1
+        name = _tag_name_at(lowered, start)
+        if name is not None and name not in unclosed:
+            closing = lowered.find("</" + name, position)
+            if closing < 0:
+                unclosed.add(name)
+                continue
+            after = text.find(">", closing)
+            position = len(text) if after < 0 else after + 1
+    return "".join(pieces)
+
+
+def text_excerpt(body: bytes, secrets: Iterable[str] = ()) -> str:
+    """A short one-line excerpt of a body that is not JSON (an HTML error page, plain text).
+
+    Only the first :data:`EXCERPT_WINDOW` bytes are read; tags are dropped, entities
+    decoded, whitespace collapsed, ``secrets`` redacted, and the result cut to 300 chars.
+    """
+    window = body[:EXCERPT_WINDOW]
+    text = window.decode("utf-8", errors="replace")
+    if "<" in text and ">" in text:  # an HTML error page from a proxy
+        text = html.unescape(strip_tags(text))
+    text = " ".join(text.split())
+    if secrets:
+        text = redact(text, secrets)
+        if len(body) >= EXCERPT_WINDOW:  # cut here, or by the transport at that size
+            text = _redact_cut_tail(text, secrets)
+    return _clip(text, _MAX_MESSAGE_CHARS)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _first_str(data: Mapping[str, Any], *keys: str) -> str | None:
@@ -206,16 +296,16 @@ def _first_str(data: Mapping[str, Any], *keys: str) -> str | None:
     return None
 
 
-def _read_error_body(body: bytes) -> tuple[str | None, str | None]:
+def _read_error_body(body: bytes, secrets: Iterable[str]) -> tuple[str | None, str | None]:
     """(code, message) from an error body of unknown shape; never raises."""
     try:
         data = json.loads(body) if body.strip() else None
-    except (ValueError, UnicodeDecodeError):
-        return None, _text_excerpt(body) or None
+    except (ValueError, RecursionError):  # not JSON, bad UTF-8, or nested too deep
+        return None, text_excerpt(body, secrets) or None
     if isinstance(data, str):
         return None, data or None
     if not isinstance(data, dict):
-        return None, _text_excerpt(body) or None
+        return None, text_excerpt(body, secrets) or None
     nested = data.get("error")
     if isinstance(nested, dict):  # {"error": {"code": ..., "message": ...}}
         data = {**data, **nested}
@@ -224,47 +314,77 @@ def _read_error_body(body: bytes) -> tuple[str | None, str | None]:
     error = data.get("error")
     if isinstance(error, str) and error:
         # "error" is a code when it looks like one (bad_data), else a message.
-        if code is None and re.fullmatch(r"[a-z0-9_.]+", error):
+        if code is None and _ERROR_CODE_RE.fullmatch(error):
             code = error
         elif message is None:
             message = error
     if message is None and code is None:
-        message = _text_excerpt(body)
+        message = text_excerpt(body, secrets)
     return code, message
 
 
-def decipher_response(status: int, headers: Mapping[str, str], body: bytes) -> ApiResponse:
+def _clean(text: str | None, secrets: Iterable[str], limit: int) -> str | None:
+    return None if text is None else _clip(redact(text, secrets), limit)
+
+
+def decipher_response(
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    truncated: bool = False,
+    secrets: Collection[str] = (),
+) -> ApiResponse:
     """Decide what an HTTP answer means.
+
+    A 2xx never raises: the server accepted the request, whatever its body says. A body
+    that is not JSON gives ``readable=False`` with an excerpt of its text as ``data`` (a
+    bare ``ok`` arrives as ``"ok"``); a ``truncated`` body gives ``readable=False,
+    truncated=True, data=None``. The readers in ``resources`` decide what they can use.
+
+    Args:
+        status: the HTTP status.
+        headers: the response headers.
+        body: the body, or its first bytes when ``truncated``.
+        truncated: the body was cut at the client's ``max_response_size``.
+        secrets: strings (API key, secret key, current JWT) that must not appear in
+            anything built from the body or headers; they become ``[redacted]``.
 
     Returns:
         the decoded JSON (object, array, bare string, or ``None`` for an empty body).
 
     Raises:
         APIError: a subclass chosen by status for any non-2xx answer.
-        UnexpectedResponseError: a 2xx answer that is not JSON.
     """
     request_id = header(headers, REQUEST_ID_HEADER)
     if 200 <= status < 300:
+        if secrets and request_id is not None:
+            request_id = redact(request_id, secrets)
+        if truncated:
+            return ApiResponse(
+                status=status, data=None, request_id=request_id, readable=False, truncated=True
+            )
         if not body or body.isspace():  # as `not body.strip()`, without copying the body
             return ApiResponse(status=status, data=None, request_id=request_id)
         try:
             data = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise UnexpectedResponseError(
-                f"HTTP {status} answer is not JSON: {_text_excerpt(body)!r}",
-                status=status,
-                request_id=request_id,
-            ) from exc
+        except (ValueError, RecursionError):  # not JSON, bad UTF-8, or nested too deep
+            excerpt = text_excerpt(body, secrets)
+            return ApiResponse(status=status, data=excerpt, request_id=request_id, readable=False)
         return ApiResponse(status=status, data=data, request_id=request_id)
 
-    code, message = _read_error_body(body)
+    code, message = _read_error_body(body, secrets)
     message = message or code or f"HTTP {status} with an empty body"
-    kept = {name: v for name in _KEPT_ERROR_HEADERS if (v := header(headers, name)) is not None}
+    kept = {
+        name: redact(v, secrets)
+        for name in _KEPT_ERROR_HEADERS
+        if (v := header(headers, name)) is not None
+    }
     common: dict[str, Any] = {
         "status": status,
-        "code": code,
-        "message": message,
-        "request_id": request_id,
+        "code": _clean(code, secrets, _MAX_CODE_CHARS),
+        "message": _clean(message, secrets, _MAX_JSON_MESSAGE_CHARS),
+        "request_id": _clean(request_id, secrets, _MAX_CODE_CHARS),
         "headers": kept,
     }
     if status == 429:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import platform
+import time
 from collections.abc import Mapping
+from typing import Final
 
 import aiohttp
 import attrs
@@ -20,7 +22,18 @@ from ._config import Timeouts
 from ._version import version
 from .errors import NetworkError, TransportError, TransportTimeoutError
 
-__all__ = ["AiohttpTransport", "ClientSession", "RawResponse", "user_agent"]
+__all__ = [
+    "DEFAULT_MAX_RESPONSE_SIZE",
+    "AiohttpTransport",
+    "ClientSession",
+    "RawResponse",
+    "user_agent",
+]
+
+DEFAULT_MAX_RESPONSE_SIZE: Final = 16 * 1024 * 1024
+# Of a body already known to be too large, only this much is kept (error excerpts need
+# no more); one chunk read from the stream at a time.
+_TOO_LARGE_PREFIX: Final = 64 * 1024
 
 
 def user_agent() -> str:
@@ -32,9 +45,12 @@ def user_agent() -> str:
 
 @attrs.frozen
 class RawResponse:
+    """An HTTP answer; ``truncated`` when the body was cut at ``max_response_size``."""
+
     status: int
     headers: Mapping[str, str]
     body: bytes
+    truncated: bool = False
 
 
 # Per-call timeouts repeat the same few values; ClientTimeout is frozen, so share them.
@@ -61,18 +77,112 @@ def _map_error(exc: BaseException, url: str) -> TransportError:
     )
 
 
-class AiohttpTransport:
-    """Sends one HTTP request on an aiohttp session and reads the whole answer.
+class _DeadlineWatch:
+    """Cancels the attempts that outlive their deadline, with one timer for all of them.
 
-    The session is created lazily inside the running loop, or borrowed from the caller
-    (and then never closed here).
+    aiohttp's ``sock_read`` restarts with every byte, so only a bound on the whole
+    exchange stops a server that drips its answer. A timer per request (aiohttp's
+    ``total``, ``asyncio.timeout``) costs more CPU than the rest of the SDK's work on a
+    request; here attempts only enter a dict, and one timer, set for the earliest
+    deadline, runs only when an attempt may actually be late.
     """
 
-    def __init__(self, *, session: ClientSession | None, timeouts: Timeouts) -> None:
+    def __init__(self) -> None:
+        self._deadlines: dict[asyncio.Task[object], float] = {}
+        self._expired: set[asyncio.Task[object]] = set()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0  # the time.monotonic() instant the timer is set for
+
+    def watch(self, task: asyncio.Task[object], deadline: float) -> None:
+        self._deadlines[task] = deadline
+        if self._timer is None or deadline < self._timer_at:
+            self._set_timer(deadline)
+
+    def unwatch(self, task: asyncio.Task[object]) -> bool:
+        """Stop watching ``task``; whether it was cancelled for being late."""
+        self._deadlines.pop(task, None)
+        if self._expired and task in self._expired:
+            self._expired.discard(task)
+            return True
+        return False
+
+    def stop(self) -> None:
+        """Cancel the timer (the transport is closing)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _set_timer(self, at: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        loop = asyncio.get_running_loop()
+        self._timer_at = at
+        self._timer = loop.call_at(loop.time() + (at - time.monotonic()), self._check)
+
+    def _check(self) -> None:
+        self._timer = None
+        now = time.monotonic()
+        for task, deadline in list(self._deadlines.items()):
+            if deadline <= now:
+                del self._deadlines[task]
+                self._expired.add(task)
+                task.cancel()
+        if self._deadlines:
+            self._set_timer(min(self._deadlines.values()))
+
+
+async def _read_bounded(
+    response: aiohttp.ClientResponse, limit: int, length: int | None
+) -> tuple[bytes, bool]:
+    """The body, or ``True`` and the body's first bytes (at most 64 KiB) when it is longer
+    than ``limit`` (``length``, when known, says so at once): nothing reads more of a body
+    that is too large than an excerpt needs."""
+    if aiohttp.hdrs.CONTENT_ENCODING in response.headers:
+        length = None  # Content-Length counts compressed bytes; count what we keep instead
+    chunks: list[bytes] = []
+    size = 0
+    keep = limit if length is None else min(limit, _TOO_LARGE_PREFIX)
+    while chunk := await response.content.readany():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > keep:
+            # Over the limit (or known to be from Content-Length): stop reading and
+            # close this connection rather than drain it back into the pool.
+            response.close()
+            return _prefix(chunks, min(keep, _TOO_LARGE_PREFIX)), True
+    return b"".join(chunks), False
+
+
+def _prefix(chunks: list[bytes], size: int) -> bytes:
+    head = bytearray()
+    for chunk in chunks:
+        head += chunk[: size - len(head)]
+        if len(head) >= size:
+            break
+    return bytes(head)
+
+
+class AiohttpTransport:
+    """Sends one HTTP request on an aiohttp session and reads the answer.
+
+    The session is created lazily inside the running loop, or borrowed from the caller
+    (and then never closed here). A body longer than ``max_response_size`` is not read
+    past that size: the answer comes back ``truncated``.
+    """
+
+    def __init__(
+        self,
+        *,
+        session: ClientSession | None,
+        timeouts: Timeouts,
+        max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
+    ) -> None:
         self._session = session
         self._owns_session = session is None
         self._timeouts = timeouts
         self._default_timeout = _client_timeout(timeouts)
+        self._max_response_size = max_response_size
+        self._watch = _DeadlineWatch()
 
     def _get_session(self) -> ClientSession:
         if self._session is None:
@@ -88,10 +198,30 @@ class AiohttpTransport:
         params: Mapping[str, str] | None,
         body: bytes | None,
         timeouts: Timeouts | None = None,
+        deadline: float | None = None,
     ) -> RawResponse:
-        """Send the request; raise a ``TransportError`` when no complete answer arrives."""
+        """Send the request; raise a ``TransportError`` when no complete answer arrives.
+
+        Args:
+            deadline: a ``time.monotonic()`` instant that bounds the whole exchange,
+                reading the body included; past it the attempt fails with
+                ``TransportTimeoutError``.
+        """
         session = self._get_session()
         timeout = self._default_timeout if timeouts is None else _client_timeout(timeouts)
+        task: asyncio.Task[object] | None = None
+        cancelling = 0
+        if deadline is not None:
+            if deadline <= time.monotonic():
+                raise TransportTimeoutError(
+                    f"the call's deadline passed before sending ({url})", possibly_sent=False
+                )
+            task = asyncio.current_task()
+            assert task is not None  # send() always runs in a task
+            cancelling = task.cancelling()
+            self._watch.watch(task, deadline)
+        # One frame for the whole exchange (no helper coroutines): every resume of an
+        # await below passes through each frame above it.
         try:
             async with session.request(
                 method,
@@ -102,13 +232,33 @@ class AiohttpTransport:
                 timeout=timeout,
                 allow_redirects=False,
             ) as response:
-                payload = await response.read()
-                return RawResponse(response.status, response.headers, payload)
+                length = response.content_length
+                if (
+                    length is not None
+                    and length <= self._max_response_size
+                    # Content-Length counts compressed bytes; the chunked path counts ours.
+                    and aiohttp.hdrs.CONTENT_ENCODING not in response.headers
+                ):
+                    # The parser delivers exactly Content-Length bytes: one read.
+                    return RawResponse(response.status, response.headers, await response.read())
+                payload, truncated = await _read_bounded(response, self._max_response_size, length)
+                return RawResponse(response.status, response.headers, payload, truncated)
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise _map_error(exc, url) from exc
+        except asyncio.CancelledError as exc:
+            # Ours only if no one else cancelled the task meanwhile (asyncio.timeout's rule).
+            if task is not None and self._watch.unwatch(task) and task.uncancel() <= cancelling:
+                raise TransportTimeoutError(
+                    f"no complete answer before the call's deadline ({url})", possibly_sent=True
+                ) from exc
+            raise
+        finally:
+            if task is not None and self._watch.unwatch(task):
+                task.uncancel()  # cancelled late, but it surfaced as another error
 
     async def aclose(self) -> None:
         """Close the session if this transport created it."""
+        self._watch.stop()
         session, self._session = self._session, None
         if session is not None and self._owns_session and not session.closed:
             await session.close()

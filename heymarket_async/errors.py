@@ -20,7 +20,9 @@
     │   ├── RateLimitError        429, with ``retry_after`` in seconds when the server sent it
     │   │   └── PacingTimeoutError  the client's own limiter would wait past the time limit
     │   └── ServerError           5xx
-    ├── UnexpectedResponseError   a 2xx answer the SDK could not read
+    ├── UnexpectedResponseError   a 2xx answer the SDK could not read: the request WAS
+    │   │                         accepted and took effect; do not resend it
+    │   └── ResponseTooLargeError a 2xx answer larger than the client's ``max_response_size``
     ├── ReconciliationError       after an ambiguous failure, history could not tell whether
     │                             the send happened (it may have; it was not resent)
     └── BulkSendError             the bulk machinery itself failed (never a per-recipient outcome)
@@ -49,6 +51,7 @@ __all__ = [
     "RateLimitError",
     "ReconciliationError",
     "RequestValidationError",
+    "ResponseTooLargeError",
     "ServerError",
     "TransportError",
     "TransportTimeoutError",
@@ -191,12 +194,16 @@ class ServerError(APIError):
 
 
 class UnexpectedResponseError(HeymarketError):
-    """A 2xx answer whose body the SDK could not read into the expected shape.
+    """The server accepted the request (HTTP 2xx) but its answer could not be read.
+
+    The request took effect: do not send it again. Raised only for 2xx answers (a body
+    that is not JSON, the wrong shape, or too large); an error status is an :class:`APIError`.
 
     Attributes:
-        status: the HTTP status code.
+        status: the HTTP status code (always 2xx).
         request_id: the ``X-Request-Id`` response header.
-        local_id: the ``local_id`` of the send that was accepted, when there was one.
+        local_id: the ``local_id`` the accepted request carried, when it had one; look it
+            up in the message history to learn the message's id.
     """
 
     def __init__(
@@ -212,6 +219,18 @@ class UnexpectedResponseError(HeymarketError):
         self.local_id = local_id
         rid = f" (request id {request_id})" if request_id else ""
         super().__init__(f"{message}{rid}")
+
+    @property
+    def accepted(self) -> bool:
+        """Always ``True``: the server answered 2xx, so the request took effect."""
+        return True
+
+
+class ResponseTooLargeError(UnexpectedResponseError):
+    """A 2xx answer was larger than the client's ``max_response_size`` and was not read.
+
+    The request was accepted and took effect; only its answer is missing.
+    """
 
 
 class ReconciliationError(HeymarketError):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Protocol, TypeVar
+from typing import Any, Final, Protocol, TypeVar
 
 import attrs
 
@@ -11,7 +11,7 @@ from .._config import USE_CLIENT_DEFAULT, Timeouts, UseClientDefault
 from .._converter import structure
 from .._protocol import ApiRequest, ApiResponse
 from .._retry import Reconcile
-from ..errors import UnexpectedResponseError
+from ..errors import ResponseTooLargeError, UnexpectedResponseError
 
 T = TypeVar("T")
 Timeout = Timeouts | float | UseClientDefault
@@ -57,34 +57,96 @@ def unwrap(data: Any, *keys: str) -> Any:
     return data
 
 
-def read_model(response: ApiResponse, into: type[T], *, wrapper: str | None = None) -> T:
-    """Structure one object from the answer, tolerating a ``{wrapper: {...}}`` envelope."""
+_ACKNOWLEDGEMENTS: Final = frozenset({"ok", "success"})
+
+
+def is_acknowledgement(data: object) -> bool:
+    """Whether ``data`` is a bare ``ok``/``success`` (a JSON string or unquoted text)."""
+    return isinstance(data, str) and data.strip().strip("\"'").lower() in _ACKNOWLEDGEMENTS
+
+
+def _json_kind(data: object) -> str:
+    kinds = {dict: "object", list: "array", str: "string", bool: "boolean"}
+    if data is None:
+        return "an empty body"
+    kind = kinds.get(type(data), "number")
+    return f"a JSON {kind}"
+
+
+def describe_answer(response: ApiResponse) -> str:
+    """What the answer was, for an error message (its shape, never its readable contents)."""
+    if response.truncated:
+        return "a body larger than the client's max_response_size (not read)"
+    if not response.readable:
+        excerpt = response.data if isinstance(response.data, str) else ""
+        return f"a body that is not JSON ({excerpt!r})" if excerpt else "a body that is not JSON"
+    return _json_kind(response.data)
+
+
+def unreadable(
+    response: ApiResponse, expected: str, *, local_id: str | None = None
+) -> UnexpectedResponseError:
+    """The error for a 2xx answer that does not hold ``expected``.
+
+    A truncated answer gives :class:`ResponseTooLargeError`. The message states that the
+    request was accepted; it shows an excerpt only of a body that is not JSON (already
+    redacted by the client), never values from a JSON body.
+    """
+    error = ResponseTooLargeError if response.truncated else UnexpectedResponseError
+    return error(
+        f"the server accepted the request (HTTP {response.status}) but its answer could not "
+        f"be read: expected {expected}, got {describe_answer(response)}",
+        status=response.status,
+        request_id=response.request_id,
+        local_id=local_id,
+    )
+
+
+def read_model(
+    response: ApiResponse,
+    into: type[T],
+    *,
+    wrapper: str | None = None,
+    local_id: str | None = None,
+) -> T:
+    """Structure one object from the answer, tolerating a ``{wrapper: {...}}`` envelope.
+
+    Raises:
+        UnexpectedResponseError: the answer is not such an object (``ResponseTooLargeError``
+            when it was too large to read); ``local_id`` is attached to the error.
+    """
     data = response.data
     if wrapper is not None:
         inner = unwrap(data, wrapper)
         data = inner if isinstance(inner, dict) else data
     if not isinstance(data, dict):
-        raise UnexpectedResponseError(
-            f"expected a JSON object for {into.__name__}, got {type(data).__name__}",
-            status=response.status,
-            request_id=response.request_id,
-        )
+        raise unreadable(response, f"a JSON object ({into.__name__})", local_id=local_id)
     if issubclass(into, ResponseModel):
         data = {**data, "request_id": response.request_id}
-    return structure(data, into, status=response.status, request_id=response.request_id)
+    if not response.readable:
+        # Filled in from what the caller knew; if that is not enough, say why.
+        try:
+            return structure(data, into, status=response.status, request_id=response.request_id)
+        except UnexpectedResponseError as exc:
+            expected = f"a JSON object ({into.__name__})"
+            raise unreadable(response, expected, local_id=local_id) from exc
+    return structure(
+        data, into, status=response.status, request_id=response.request_id, local_id=local_id
+    )
 
 
 def read_list(
     response: ApiResponse, into: type[T], *, wrappers: tuple[str, ...] = ()
 ) -> ResponseList[T]:
-    """Structure a list from a bare array or an array wrapped under one of ``wrappers``."""
-    data = unwrap(response.data, *wrappers, "data") if response.data is not None else []
+    """Structure a list from a bare array or an array wrapped under one of ``wrappers``.
+
+    Raises:
+        UnexpectedResponseError: anything else, an empty body included (an answer that
+            cannot be read is never taken for an empty list).
+    """
+    data = unwrap(response.data, *wrappers, "data") if response.readable else None
     if not isinstance(data, list):
-        raise UnexpectedResponseError(
-            f"expected a JSON array of {into.__name__}, got {type(data).__name__}",
-            status=response.status,
-            request_id=response.request_id,
-        )
+        raise unreadable(response, f"a JSON array of {into.__name__}")
     items = structure(data, list[into], status=response.status, request_id=response.request_id)  # type: ignore[valid-type]
     return ResponseList(items, request_id=response.request_id)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Protocol, TypeVar
+from typing import Final, Protocol, TypeVar
 
 import attrs
 from cattrs.gen import make_dict_unstructure_fn, override
@@ -19,7 +19,7 @@ from cattrs.gen import make_dict_unstructure_fn, override
 from .. import _validation as check
 from .._converter import converter
 from .._protocol import ApiResponse
-from ..errors import UnexpectedResponseError
+from ._base import unreadable
 
 __all__ = [
     "DateCursor",
@@ -60,20 +60,28 @@ converter.register_unstructure_hook(
 )
 
 
+# A count beyond this many digits is not a count of anything real (and int() of a few
+# thousand digits is refused by Python itself).
+_MAX_COUNT_DIGITS: Final = 18
+
+
 def read_count(response: ApiResponse) -> int:
-    """The count from ``"42"`` (§3: a JSON string), ``42`` or ``{"count": 42}``."""
+    """The count from ``"42"`` (§3: a JSON string), ``42`` or ``{"count": 42}``.
+
+    Raises:
+        UnexpectedResponseError: anything else (a negative, fractional or absurdly long
+            number, digits outside ASCII, an unreadable body).
+    """
     data = response.data
-    if isinstance(data, dict):
+    if isinstance(data, dict) and response.readable:
         data = data.get("count")
-    if isinstance(data, str) and data.strip().isdigit():
-        return int(data.strip())
-    if isinstance(data, int) and not isinstance(data, bool) and data >= 0:
+    if isinstance(data, str):
+        text = data.strip()
+        if text.isascii() and text.isdigit() and len(text) <= _MAX_COUNT_DIGITS:
+            return int(text)
+    elif isinstance(data, int) and not isinstance(data, bool) and 0 <= data < 10**_MAX_COUNT_DIGITS:
         return data
-    raise UnexpectedResponseError(
-        f"expected a count, got {response.data!r:.80}",
-        status=response.status,
-        request_id=response.request_id,
-    )
+    raise unreadable(response, "a count")
 
 
 def walk_by_timestamp(

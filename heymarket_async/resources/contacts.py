@@ -34,8 +34,10 @@ from ._base import (
     ResponseList,
     ResponseModel,
     Timeout,
+    is_acknowledgement,
     read_list,
     read_model,
+    unreadable,
     unwrap,
 )
 from ._paging import read_count, walk_by_timestamp
@@ -859,9 +861,14 @@ def map_custom_field_titles(
 # --- Reading answers (pure) -------------------------------------------------------------------
 
 
+def _is_field_id(key: object) -> bool:
+    # ASCII digits only: "²".isdigit() is true, and int() refuses it.
+    return isinstance(key, str) and key.isascii() and key.isdigit() and len(key) <= 18
+
+
 def _fields_payload(data: Any) -> Any:
     data = unwrap(data, "fields", "contact_fields", "data")
-    if isinstance(data, dict) and data and all(isinstance(k, str) and k.isdigit() for k in data):
+    if isinstance(data, dict) and data and all(_is_field_id(k) for k in data):
         # A map of id -> title (or -> definition) is read as a list of definitions.
         return [
             {"id": int(key), **value}
@@ -874,6 +881,8 @@ def _fields_payload(data: Any) -> Any:
 
 def read_contact_fields(response: ApiResponse) -> ResponseList[ContactField]:
     """Custom field definitions from an array, a wrapped array, or an id -> title map."""
+    if not response.readable:
+        return read_list(response, ContactField)  # raises, saying why
     return read_list(attrs.evolve(response, data=_fields_payload(response.data)), ContactField)
 
 
@@ -896,7 +905,8 @@ def read_failures(
         return ()
     if not isinstance(items, list):
         raise UnexpectedResponseError(
-            f"expected an array of failed contacts, got {type(items).__name__}",
+            f"the server accepted the request (HTTP {status}) but its answer could not be "
+            f"read: expected an array of failed contacts, got {type(items).__name__}",
             status=status,
             request_id=request_id,
         )
@@ -905,15 +915,13 @@ def read_failures(
 
 def read_batch_result(response: ApiResponse, submitted: int) -> ContactBatchResult:
     """A :class:`ContactBatchResult` from ``"ok"``, an empty body, or an array."""
+    if response.truncated:
+        raise unreadable(response, "'ok' or an array of contacts")
     data = unwrap(response.data, "failed", "contacts", "data")
-    if data is None or (isinstance(data, str) and data.strip().lower() in {"ok", "success"}):
+    if data is None or is_acknowledgement(data):
         return ContactBatchResult(submitted=submitted, request_id=response.request_id)
-    if not isinstance(data, list):
-        raise UnexpectedResponseError(
-            f"expected 'ok' or an array of contacts, got {response.data!r:.80}",
-            status=response.status,
-            request_id=response.request_id,
-        )
+    if not isinstance(data, list) or not response.readable:
+        raise unreadable(response, "'ok' or an array of contacts")
     saved: list[Any] = []
     failed: list[Any] = []
     for item in data:

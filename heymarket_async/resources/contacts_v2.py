@@ -27,8 +27,10 @@ from ._base import (
     ResponseList,
     ResponseModel,
     Timeout,
+    is_acknowledgement,
     read_list,
     read_model,
+    unreadable,
     unwrap,
 )
 from .contacts import (
@@ -495,20 +497,43 @@ def build_delete_channel(contact_id: str, channel_type: str) -> ApiRequest:
 # --- Reading answers (pure) -------------------------------------------------------------------
 
 
-def read_channels(response: ApiResponse) -> ResponseList[ContactChannel]:
-    """Channels from an array (documented), a single object, or an acknowledgement."""
+_CHANNEL_KEYS: Final = frozenset({"id", "channel_type", "channel_id"})
+
+
+def read_channels(
+    response: ApiResponse, *, acknowledged: bool = False
+) -> ResponseList[ContactChannel]:
+    """Channels from an array (documented) or a single object.
+
+    With ``acknowledged`` (the answer to a write), a bare ``ok`` or an empty body reads as
+    no channels: the answer is undocumented for update (§2.4).
+
+    Raises:
+        UnexpectedResponseError: anything else (never read as "no channels").
+    """
     data = unwrap(response.data, "contact_channels", "channels", "channel")
-    if isinstance(data, dict):
+    if isinstance(data, dict) and response.readable and _CHANNEL_KEYS & data.keys():
         data = [data]
-    elif not isinstance(data, list):
-        data = []  # "ok" or an empty body: the answer is undocumented for update (§2.4)
-    return read_list(attrs.evolve(response, data=data), ContactChannel)
+    elif acknowledged and not response.truncated and (data is None or is_acknowledgement(data)):
+        data = []
+    else:
+        wrappers = ("contact_channels", "channels", "channel")
+        return read_list(response, ContactChannel, wrappers=wrappers)
+    return read_list(attrs.evolve(response, data=data, readable=True), ContactChannel)
 
 
 def read_upsert_result(response: ApiResponse) -> ContactUpsertResult:
-    """A :class:`ContactUpsertResult` from ``{contacts, failed_contacts}``."""
+    """A :class:`ContactUpsertResult` from ``{contacts, failed_contacts}``, or ``ok``."""
+    if response.truncated or not (
+        isinstance(response.data, dict)
+        or response.data is None
+        or is_acknowledgement(response.data)
+    ):
+        raise unreadable(response, "an object with contacts and failed_contacts")
     data = response.data if isinstance(response.data, dict) else {}
-    contacts = read_list(attrs.evolve(response, data=data.get("contacts") or []), ContactV2)
+    contacts = read_list(
+        attrs.evolve(response, data=data.get("contacts") or [], readable=True), ContactV2
+    )
     failed = read_failures(
         data.get("failed_contacts"),
         nested="contact",
@@ -746,7 +771,7 @@ class ContactsV2(Resource):
         """
         request = build_add_channel(contact_id, channel)
         response = await self._requester.request(request, timeout=timeout)
-        return read_channels(response)
+        return read_channels(response, acknowledged=True)
 
     async def update_channel(
         self,
@@ -763,7 +788,7 @@ class ContactsV2(Resource):
         """
         request = build_update_channel(contact_id, channel)
         response = await self._requester.request(request, timeout=timeout)
-        return read_channels(response)
+        return read_channels(response, acknowledged=True)
 
     async def list_channels(
         self, contact_id: str, *, timeout: Timeout = USE_CLIENT_DEFAULT

@@ -123,8 +123,13 @@ def build_send_email(send: SendEmail) -> ApiRequest:
 
 
 def read_sent_email(response: ApiResponse, send: SendEmail) -> SentEmail:
-    """A :class:`SentEmail` from the answer (bare or under ``message``), with our ``local_id``."""
-    sent = read_model(response, SentEmail, wrapper="message")
+    """A :class:`SentEmail` from the answer (bare or under ``message``), with our ``local_id``.
+
+    Raises:
+        UnexpectedResponseError: the answer cannot be read; the email WAS accepted, and
+            the error carries its ``local_id``.
+    """
+    sent = read_model(response, SentEmail, wrapper="message", local_id=send.local_id)
     return sent if sent.local_id is not None else attrs.evolve(sent, local_id=send.local_id)
 
 

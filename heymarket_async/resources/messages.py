@@ -396,8 +396,13 @@ def build_count_messages(query: AllMessagesQuery) -> ApiRequest:
 
 
 def read_sent_message(response: ApiResponse, send: SendMessage) -> SentMessage:
-    """A :class:`SentMessage` from any documented answer shape, with our ``local_id``."""
-    sent = read_model(response, SentMessage, wrapper="message")
+    """A :class:`SentMessage` from any documented answer shape, with our ``local_id``.
+
+    Raises:
+        UnexpectedResponseError: the answer cannot be read; the message WAS accepted, and
+            the error carries its ``local_id`` for a lookup.
+    """
+    sent = read_model(response, SentMessage, wrapper="message", local_id=send.local_id)
     return sent if sent.local_id is not None else attrs.evolve(sent, local_id=send.local_id)
 
 

@@ -459,7 +459,7 @@ def _as_object(response: ApiResponse, known: Mapping[str, Any]) -> ApiResponse:
         data = inner if isinstance(inner, dict) else data
     elif isinstance(data, int) and not isinstance(data, bool):
         data = {"id": data}
-    elif isinstance(data, str) and data.isdigit():
+    elif isinstance(data, str) and data.isascii() and data.isdigit() and len(data) <= 18:
         data = {"id": int(data)}
     else:
         data = {}

@@ -196,7 +196,10 @@ def build_update_users(update: UpdateUsers) -> ApiRequest:
 def read_memberships(response: ApiResponse) -> ResponseList[TeamUser]:
     """The users from ``{"memberships": [...]}`` (or a bare array); ``null`` means none."""
     data = response.data
-    if isinstance(data, dict) and "memberships" in data and data["memberships"] is None:
+    if response.readable and (
+        data is None
+        or (isinstance(data, dict) and "memberships" in data and data["memberships"] is None)
+    ):
         response = attrs.evolve(response, data=[])
     return read_list(response, TeamUser, wrappers=("memberships",))
 

@@ -15,7 +15,6 @@ from heymarket_async.errors import (
     RateLimitError,
     RequestValidationError,
     ServerError,
-    UnexpectedResponseError,
 )
 
 RID = {"X-Request-Id": "rid-123"}
@@ -58,13 +57,13 @@ def test_request_id_header_lookup_is_case_insensitive() -> None:
     assert decipher_response(200, {"x-request-id": "abc"}, b"{}").request_id == "abc"
 
 
-def test_non_json_success_is_unexpected_response() -> None:
-    """A 2xx that is not JSON raises UnexpectedResponseError with the request id."""
-    with pytest.raises(UnexpectedResponseError) as info:
-        decipher_response(200, RID, b"<html>hello</html>")
-    assert info.value.status == 200
-    assert info.value.request_id == "rid-123"
-    assert "rid-123" in str(info.value)
+def test_non_json_success_is_accepted_but_unreadable() -> None:
+    """A 2xx that is not JSON is an accepted answer: unreadable, its text excerpted."""
+    response = decipher_response(200, RID, b"<html>hello</html>")
+    assert response.readable is False
+    assert response.truncated is False
+    assert response.data == "hello"
+    assert response.request_id == "rid-123"
 
 
 @pytest.mark.parametrize(

@@ -597,8 +597,15 @@ def test_v2_channel_builders() -> None:
     ],
 )
 def test_v2_channel_answers(data: Any, types: list[str]) -> None:
-    """Channel answers read from an array, one object, or an acknowledgement."""
-    assert [c.channel_type for c in read_channels(response(data))] == types
+    """Channel answers to a write read from an array, one object, or an acknowledgement."""
+    assert [c.channel_type for c in read_channels(response(data), acknowledged=True)] == types
+
+
+@pytest.mark.parametrize("data", ["ok", None, 5])
+def test_v2_channel_listing_never_reads_an_odd_answer_as_no_channels(data: Any) -> None:
+    """A channel listing answered "ok", nothing or a number raises instead of listing none."""
+    with pytest.raises(UnexpectedResponseError, match="ContactChannel"):
+        read_channels(response(data))
 
 
 def test_v2_upsert_result_lists_failures_with_reasons() -> None:
