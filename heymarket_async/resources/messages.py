@@ -515,12 +515,8 @@ class Messages(Resource):
 
         Raises:
             RequestValidationError: ``send`` is not a :class:`SendMessage`.
-            APIError: the API refused the message.
-            TransportError: no answer, and nothing could be confirmed.
-            ReconciliationError: after an ambiguous failure, history could not tell whether
-                it was sent (it was not sent again).
-            UnexpectedResponseError: the server accepted it (2xx) but its answer could not
-                be read nor the message found; it was sent (``local_id`` says which).
+            APIError, TransportError, ReconciliationError, UnexpectedResponseError: as
+                :meth:`send` says.
         """
         from .._reconcile import reconciler  # noqa: PLC0415 - _reconcile imports this module
 
