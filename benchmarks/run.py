@@ -5,7 +5,7 @@
 
 Cases: 1 SDK overhead vs raw aiohttp and httpx, 2 token cost, 3 model cost, 4 bulk rate
 against the limit, 5 bulk memory at scale, 6 sandbox throughput, 7 limiter rate under a
-trickle of 429s. See benchmarks/README.md.
+trickle of 429s, 9 a CSV broadcast killed and rerun. See benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_bulk
 import bench_converter
+import bench_crash_rerun
 import bench_limiter
 import bench_overhead
 import bench_sandbox
@@ -261,6 +262,23 @@ async def case_memory(args: argparse.Namespace) -> list[Row]:
     return rows
 
 
+async def case_crash_rerun(args: argparse.Namespace) -> list[Row]:
+    r = await bench_crash_rerun.measure(quick=args.quick)
+    ok = r.duplicates == 0 and r.missing == 0 and r.unknown == 0 and r.rerun_status == 0
+    return [
+        (
+            "9",
+            f"CSV broadcast of {r.phones:,} phones (lists of {r.list_size:,}, "
+            f"{r.fault_rate:.0%} faults, {bench_crash_rerun.RATE_PER_MINUTE}/min), SIGKILL, rerun",
+            f"first {r.first_seconds:.1f} s{' (killed)' if r.killed else ''} · lease wait "
+            f"{r.lease_wait:.1f} s · rerun {r.rerun_seconds:.1f} s · {r.requests} requests "
+            f"(floor {r.floor_seconds:.1f} s)",
+            f"duplicates {r.duplicates}, missing {r.missing}, unknown {r.unknown}: "
+            f"{'met' if ok else 'MISSED'}",
+        )
+    ]
+
+
 def _table(rows: list[Row]) -> str:
     header: Row = ("case", "measurement", "value", "ratio / check")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
@@ -330,6 +348,8 @@ async def main(args: argparse.Namespace) -> None:
         rows += await case_sandbox(args)
     if 7 in cases:
         rows += await case_limiter(args)
+    if 9 in cases:
+        rows += await case_crash_rerun(args)
     print()
     print(_table(rows))
     print()
@@ -339,7 +359,7 @@ async def main(args: argparse.Namespace) -> None:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="smoke mode: tiny sizes")
-    parser.add_argument("--cases", default="1,2,3,4,5,6,7", help="comma-separated case numbers")
+    parser.add_argument("--cases", default="1,2,3,4,5,6,7,9", help="comma-separated case numbers")
     parser.add_argument("--calls", type=int, default=1500, help="case 1: calls per sample")
     parser.add_argument("--rounds", type=int, default=11, help="case 1: interleaved rounds")
     parser.add_argument(

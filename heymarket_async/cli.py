@@ -10,9 +10,12 @@
 
 Exit statuses: 0 success; 1 a job ran but not every recipient was sent (bad rows, failures,
 unknown outcomes, or a duplicate or loss in ``demo``); 2 nothing was sent because of the
-command line, configuration, credentials or a request field; 3 the API refused a request,
-did not answer or answered unreadably, or the bulk machinery could not go on
-(``BulkSendError``); 70 an unexpected internal error; 130 interrupted. Errors are one line
+command line, configuration, credentials, a request field or (``broadcast --dry-run``) bad
+rows, or ``sandbox`` could not listen on its port; 3 the API refused a request,
+did not answer or answered unreadably (an unreadable 2xx answer: the request was accepted
+and took effect, do not resend it), or the bulk machinery could not go on
+(``BulkSendError``, e.g. a rerun while the job's lease is held); 70 an unexpected internal
+error; 130 interrupted. Errors are one line
 on stderr, never a traceback (with the request id for API errors; server text has its
 control characters escaped); with ``--json`` an ``{"ok": false, "error": {...}}`` document
 is also written to stdout.
@@ -29,7 +32,7 @@ from ._cli._args import HELP_FORMATTER, Handler
 from ._cli._output import ExitCode, Output, exit_code_for
 from ._version import version
 
-__all__ = ["ExitCode", "build_parser", "main", "run"]
+__all__ = ["ExitCode", "build_parser", "interrupted_advice", "main", "run"]
 
 _ENVIRONMENT_HELP = """\
 credentials (never passed on the command line):
@@ -38,8 +41,9 @@ credentials (never passed on the command line):
   HEYMARKET_BASE_URL                             API root (or --base-url)
 
 exit status: 0 ok, 1 a job had failures (or duplicates, in demo),
-  2 usage, configuration or validation error (nothing sent), 3 API, network or bulk
-  machinery error, 70 internal error (HEYMARKET_DEBUG=1 shows the traceback)
+  2 usage, configuration or validation error, bad rows in broadcast --dry-run, or a
+  sandbox port in use (nothing sent), 3 API, network or bulk machinery error,
+  70 internal error (HEYMARKET_DEBUG=1 shows the traceback), 130 interrupted
 
 example:
   heymarket demo
@@ -84,13 +88,33 @@ async def run(argv: Sequence[str] | None = None) -> int:
         return exit_code_for(exc)
 
 
+def interrupted_advice(argv: Sequence[str] | None) -> str:
+    """What to say when Ctrl-C stops the command ``argv``: resuming is only advised for a
+    job that has a journal to resume from."""
+    try:
+        args, _ = build_parser().parse_known_args(argv)
+    except SystemExit:  # never: a command that ran parsed; keep the plain line regardless
+        return "interrupted"
+    if args.command == "broadcast":
+        if args.journal:
+            return (
+                "interrupted; run the same command again (same --key and --journal) to "
+                "resume where it stopped, sending nothing twice"
+            )
+        return (
+            "interrupted; without --journal this run cannot be resumed exactly: list "
+            "broadcasts run again with the same --key are de-duplicated by the API, per-row "
+            "sends are not"
+        )
+    if args.command == "demo":
+        return "interrupted; the demo keeps no state: run it again to start over"
+    return "interrupted"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``heymarket`` console script; returns the exit status."""
     try:
         return asyncio.run(run(argv))
     except KeyboardInterrupt:
-        Output().warn(
-            "interrupted; a broadcast run again with the same --key and --journal resumes "
-            "where it stopped, sending nothing twice"
-        )
+        Output().warn(interrupted_advice(argv))
         return ExitCode.INTERRUPTED

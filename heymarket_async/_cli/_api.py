@@ -6,7 +6,8 @@ import argparse
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .._validation import normalize_phone
+from .._validation import check_phone, normalize_phone, show
+from ..errors import RequestValidationError
 from ..resources.schedules import ScheduledContent
 from ._args import (
     HELP_FORMATTER,
@@ -21,14 +22,32 @@ from ._args import (
 from ._output import ExitCode, Output, clean
 
 
+def checked_phone(value: str, *, normalize: bool, field: str = "phone_number") -> str:
+    """``value`` in the API's format; without ``--normalize`` a formatted number is refused
+    with advice to pass it.
+
+    Raises:
+        RequestValidationError: not a phone number the API accepts.
+    """
+    if normalize:
+        return normalize_phone(value)
+    try:
+        check_phone(field, value)
+    except RequestValidationError:
+        raise RequestValidationError(
+            field,
+            f"{show(value)} is not E.164 digits without '+' (e.g. '15105553344'); add "
+            f"--normalize to accept formatted numbers such as '+1 (510) 555-3344'",
+        ) from None
+    return value
+
+
 def _phone(value: str | None, *, normalize: bool) -> str | None:
-    if value is None or not normalize:
-        return value
-    return normalize_phone(value)
+    return None if value is None else checked_phone(value, normalize=normalize)
 
 
-def _phones(values: Iterable[str] | None, *, normalize: bool) -> list[str]:
-    return [normalize_phone(v) if normalize else v for v in values or ()]
+def _phones(values: Iterable[str] | None, *, normalize: bool, field: str) -> list[str]:
+    return [checked_phone(v, normalize=normalize, field=field) for v in values or ()]
 
 
 def _only_given(**values: Any) -> dict[str, Any]:
@@ -153,7 +172,7 @@ async def run_lists_create(args: argparse.Namespace, out: Output) -> int:
     async with open_client(args) as hm:
         created = await hm.lists.create(
             title=args.title,
-            phones=_phones(args.phone, normalize=args.normalize),
+            phones=_phones(args.phone, normalize=args.normalize, field="phones"),
             contacts=args.contact or (),
             emails=args.email or (),
             **_only_given(local_id=args.local_id, type=args.type),
@@ -171,8 +190,10 @@ async def run_lists_update(args: argparse.Namespace, out: Output) -> int:
         updated = await hm.lists.update(
             args.list_id,
             title=args.title,
-            add_phones=_phones(args.add_phone, normalize=args.normalize),
-            remove_phones=_phones(args.remove_phone, normalize=args.normalize),
+            add_phones=_phones(args.add_phone, normalize=args.normalize, field="add_phones"),
+            remove_phones=_phones(
+                args.remove_phone, normalize=args.normalize, field="remove_phones"
+            ),
             add_contacts=args.add_contact or (),
             remove_contacts=args.remove_contact or (),
             add_emails=args.add_email or (),
@@ -311,7 +332,9 @@ def _register_send(sub: Subparsers, common: list[argparse.ArgumentParser]) -> No
         "--creator", type=positive_int, required=True, metavar="ID", help="sending member id"
     )
     target = parser.add_mutually_exclusive_group(required=True)
-    target.add_argument("--phone", help="recipient, E.164 digits without + (see --normalize)")
+    target.add_argument(
+        "--phone", help="recipient, E.164 digits without + (formatted: add --normalize)"
+    )
     target.add_argument("--chat", type=positive_int, metavar="ID", help="conversation id")
     target.add_argument(
         "--list", type=positive_int, metavar="ID", help="list id (needs --local-id)"
@@ -324,7 +347,9 @@ def _register_send(sub: Subparsers, common: list[argparse.ArgumentParser]) -> No
     )
     parser.add_argument("--private", action="store_true", help="a private note to the team")
     parser.add_argument(
-        "--normalize", action="store_true", help="accept formatted numbers like (510) 555-3344"
+        "--normalize",
+        action="store_true",
+        help="accept formatted numbers like '+1 (510) 555-3344' (US default country)",
     )
     parser.set_defaults(handler=run_send)
 

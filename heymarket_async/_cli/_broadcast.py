@@ -15,23 +15,25 @@ import asyncio
 import contextlib
 import csv
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from pathlib import Path
 from typing import Any, Final, Literal, TextIO
 
 import attrs
 
-from .._validation import check_phone, normalize_phone
 from ..bulk import (
     BatchSender,
     BroadcastProgress,
+    Journal,
     Outcome,
     OutcomeStatus,
     broadcast,
     derive_local_id,
 )
+from ..bulk._journal import DEFAULT_LEASE_TTL
 from ..errors import RequestValidationError
 from ..resources.messages import SendMessage
+from ._api import checked_phone
 from ._args import (
     HELP_FORMATTER,
     Subparsers,
@@ -40,6 +42,7 @@ from ._args import (
     open_client,
     output_options,
     positive_int,
+    positive_seconds,
 )
 from ._output import CommandError, ExitCode, Output, ProgressBar, error_line
 
@@ -57,6 +60,8 @@ class CsvLayout:
     header: bool
     phone_column: int
     text_column: int | None
+    unused_columns: tuple[str, ...] = ()
+    """Columns of the first record the command does not read (names, or ``column 2``...)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -120,11 +125,32 @@ def read_layout(path: Path) -> CsvLayout:
     # A first cell without digits cannot be a phone number, so it names a column.
     header = "phone" in names or not any(char.isdigit() for char in first[1][0])
     if not header:
-        return CsvLayout(header=False, phone_column=0, text_column=None)
+        unused = tuple(f"column {index + 1}" for index in range(1, len(names)))
+        return CsvLayout(header=False, phone_column=0, text_column=None, unused_columns=unused)
+    phone_column = names.index("phone") if "phone" in names else 0
+    text_column = names.index("text") if "text" in names else None
+    unused = tuple(
+        first[1][index].strip() or f"column {index + 1}"
+        for index in range(len(names))
+        if index not in {phone_column, text_column}
+    )
     return CsvLayout(
-        header=True,
-        phone_column=names.index("phone") if "phone" in names else 0,
-        text_column=names.index("text") if "text" in names else None,
+        header=True, phone_column=phone_column, text_column=text_column, unused_columns=unused
+    )
+
+
+def unused_columns_warning(layout: CsvLayout) -> str | None:
+    """What to say once about columns the command does not read, or ``None``."""
+    if not layout.unused_columns:
+        return None
+    shown = ", ".join(repr(name) for name in layout.unused_columns[:5])
+    more = len(layout.unused_columns) - 5
+    if more > 0:
+        shown += f" and {more} more"
+    return (
+        f"{len(layout.unused_columns)} column(s) not used: {shown}. Only the phone and text "
+        f"columns are read; merge fields such as {{{{first_name}}}} in the text are filled "
+        f"by Heymarket from its contact data, not from this file"
     )
 
 
@@ -166,8 +192,7 @@ class RowChecker:
             self.bad.append(RowProblem(line=line, value="", reason="the phone cell is empty"))
             return None
         try:
-            phone = normalize_phone(raw) if self._normalize else raw
-            check_phone("phone", phone)
+            phone = checked_phone(raw, normalize=self._normalize, field="phone")
         except RequestValidationError as exc:
             self.bad.append(RowProblem(line=line, value=raw, reason=exc.reason))
             return None
@@ -279,6 +304,16 @@ class _Result:
             )
 
 
+@contextlib.asynccontextmanager
+async def _journal(args: argparse.Namespace) -> AsyncIterator[Journal | None]:
+    """The ``--journal`` file opened with ``--lease-ttl``, or ``None`` (a temporary one)."""
+    if args.journal is None:
+        yield None
+        return
+    async with Journal(args.journal, lease_ttl=args.lease_ttl) as journal:
+        yield journal
+
+
 async def _send_lists(
     args: argparse.Namespace,
     layout: CsvLayout,
@@ -310,7 +345,7 @@ async def _send_lists(
             shown = progress.done
         bar.note(progress.note or f"{lists_done} list broadcast(s) done")
 
-    async with open_client(args) as hm:
+    async with open_client(args) as hm, _journal(args) as journal:
         report = await broadcast(
             hm,
             inbox_id=args.inbox,
@@ -318,7 +353,7 @@ async def _send_lists(
             phones=phones(),
             key=args.key,
             list_size=args.list_size,
-            journal=args.journal,
+            journal=journal,
             on_chunk=on_chunk,
             on_progress=on_progress,
             **_content(args),
@@ -366,8 +401,8 @@ async def _send_individually(
                     continue
             bar.advance()
 
-    async with open_client(args) as hm:
-        sender = BatchSender(hm, concurrency=args.concurrency, journal=args.journal, key=args.key)
+    async with open_client(args) as hm, _journal(args) as journal:
+        sender = BatchSender(hm, concurrency=args.concurrency, journal=journal, key=args.key)
         async with contextlib.aclosing(sender.stream(requests())) as outcomes:
             async for outcome in outcomes:
                 result.add(outcome, pending.pop(outcome.index))
@@ -434,6 +469,9 @@ async def run_broadcast(args: argparse.Namespace, out: Output) -> int:
     mode: Mode = "individual" if layout.text_column is not None else "list"
     _check_job(args, mode)
     checker = RowChecker(layout, normalize=args.normalize, has_default_content=bool(_content(args)))
+    unused = unused_columns_warning(layout)
+    if unused is not None:
+        out.warn(unused)
     if args.dry_run:
         preview = _dry_run(args, layout, checker, mode)
         return _finish_dry_run(args, out, checker, mode, preview)
@@ -525,6 +563,11 @@ def _finish_dry_run(
             f"rows {checker.rows:,}, recipients {recipients:,}, bad rows {len(checker.bad):,}, "
             f"duplicate rows {len(checker.duplicates):,}; would send {plan}"
         )
+        if "{{" in (args.text or "") or any("{{" in (p["text"] or "") for p in preview):
+            out.line(
+                "merge fields such as {{first_name}} are shown as written: Heymarket fills "
+                "them from its contact data when the message is sent"
+            )
         if preview:
             columns = ("line", "phone", "text") + (("local_id",) if mode == "individual" else ())
             out.line()
@@ -533,7 +576,8 @@ def _finish_dry_run(
                 [[p[name] for name in columns] for p in preview],
                 title=f"first {len(preview)} of {recipients:,} sends",
             )
-    return ExitCode.OK if ok else ExitCode.JOB_FAILED
+    # Nothing was sent, so a bad row is a problem with the input: the validation status.
+    return ExitCode.OK if ok else ExitCode.USAGE
 
 
 def register(sub: Subparsers) -> None:
@@ -546,9 +590,14 @@ def register(sub: Subparsers) -> None:
             "Send to every phone in a CSV file. The phone column is the one headed 'phone', "
             "else the first. Without a 'text' column every row gets --text through list "
             "broadcasts (a few requests per thousand phones); with one, each row is an "
-            "individual send (an empty cell falls back to --text). Bad rows are reported "
-            "with their line numbers. Rerun with the same --key and --journal to resume "
-            "after a crash: nothing is sent twice."
+            "individual send (an empty cell falls back to --text). Other columns are not "
+            "read (a warning names them): merge fields such as {{first_name}} in the text "
+            "are filled by Heymarket from its contact data when the message is sent, so the "
+            "--dry-run preview shows them as written. Bad rows are reported with their line "
+            "numbers. Rerun with the same --key and --journal to resume after a crash: "
+            "nothing is sent twice. Exit status: 0 all sent, 1 some recipients not sent, 2 "
+            "nothing sent (bad options, or --dry-run found bad rows), 3 API or journal "
+            "trouble (also a rerun while the job's lease is held)."
         ),
         epilog=example(
             "heymarket broadcast --csv april.csv --inbox 42 --creator 7 --text 'Sale!' \\",
@@ -577,6 +626,15 @@ def register(sub: Subparsers) -> None:
         "--journal", metavar="PATH", help="SQLite file that makes the job resumable"
     )
     parser.add_argument(
+        "--lease-ttl",
+        type=positive_seconds,
+        default=DEFAULT_LEASE_TTL,
+        metavar="SECONDS",
+        help=f"while the job runs it holds a lease on the journal, renewed every third of "
+        f"this; a run that dies blocks a rerun of the job until it expires (default "
+        f"{DEFAULT_LEASE_TTL:g})",
+    )
+    parser.add_argument(
         "--normalize", action="store_true", help="accept formatted numbers like (510) 555-3344"
     )
     parser.add_argument(
@@ -593,6 +651,8 @@ def register(sub: Subparsers) -> None:
         help="recipients per list (default: the team's list_size)",
     )
     parser.add_argument(
-        "--dry-run", action="store_true", help="validate every row and show the plan; no network"
+        "--dry-run",
+        action="store_true",
+        help="validate every row and show the plan; no network (exit 2 if a row is bad)",
     )
     parser.set_defaults(handler=run_broadcast)

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 
 from .._client import HeymarketClient
-from .._config import RetryPolicy
-from ..bulk import BatchSender, OutcomeStatus, broadcast
+from .._config import DEFAULT_RATE_LIMIT_PER_MINUTE, RetryPolicy
+from ..bulk import BatchSender, Outcome, OutcomeStatus, broadcast
 from ..resources.messages import SendMessage
 from ._args import (
     FAULT_KINDS,
@@ -35,7 +35,7 @@ from ._args import (
     positive_int,
     probability,
 )
-from ._output import CommandError, ExitCode, Output
+from ._output import CommandError, ExitCode, Output, error_line
 
 if TYPE_CHECKING:
     from ..sandbox import Sandbox
@@ -52,6 +52,10 @@ DEMO_RETRY: Final = RetryPolicy(
     attempts=6, deadline=60.0, initial_wait=0.01, max_wait=0.25, jitter=0.01
 )
 MAX_RECIPIENTS: Final = 1_000_000
+
+
+EXAMPLES_PER_REASON: Final = 3
+"""Phones shown for each reason in the text report (``--json`` lists them all)."""
 
 
 def _numbers(prefix: str, count: int) -> Iterator[str]:
@@ -117,6 +121,25 @@ class GroundTruth:
         return not (self.duplicates or self.unexpected or self.lost or self.phantom)
 
 
+@attrs.frozen(kw_only=True)
+class NotSent:
+    """A failed or unknown outcome: one individual recipient, or a list broadcast's."""
+
+    way: str
+    """``"list broadcast"`` or ``"individual"``."""
+    status: str
+    recipients: int
+    reason: str
+    phone: str | None = None
+    local_id: str | None = None
+
+
+def _reason(outcome: Outcome) -> str:
+    if outcome.error is not None:
+        return error_line(outcome.error)
+    return outcome.reason or "no reason given"
+
+
 @attrs.define
 class _Demo:
     args: argparse.Namespace
@@ -126,6 +149,8 @@ class _Demo:
     singles: _Phase
     # What the SDK reported for each individual recipient, to compare with the ledger.
     claimed: dict[str, OutcomeStatus] = attrs.Factory(dict)
+    # Every outcome that was not a plain send, with the reason the SDK gave.
+    not_sent: list[NotSent] = attrs.Factory(list)
 
     async def broadcast_phase(self, hm: HeymarketClient) -> None:
         args, stats, phase = self.args, self.sandbox.stats, self.lists
@@ -147,6 +172,27 @@ class _Demo:
                 text="Spring sale: 20% off everything this weekend",
                 key=f"demo-broadcast-{args.seed}",
                 on_chunk=lambda _: bar.note(f"{stats.requests(SEND_ROUTE):,} send requests"),
+            )
+        for chunk in report.chunks:
+            if chunk.status in {OutcomeStatus.FAILED, OutcomeStatus.UNKNOWN}:
+                self.not_sent.append(
+                    NotSent(
+                        way="list broadcast",
+                        status=chunk.status.value,
+                        recipients=chunk.recipients,
+                        reason=_reason(chunk),
+                        local_id=chunk.local_id,
+                    )
+                )
+        for invalid in report.invalid:
+            self.not_sent.append(
+                NotSent(
+                    way="list broadcast",
+                    status=OutcomeStatus.FAILED.value,
+                    recipients=1,
+                    reason=invalid.reason,
+                    phone=invalid.value,
+                )
             )
         phase.elapsed = time.perf_counter() - started
         phase.sent, phase.failed = report.sent, report.failed
@@ -180,6 +226,17 @@ class _Demo:
                     self.claimed[phone] = outcome.status
                     tally[outcome.status] += 1
                     phase.reconciled += outcome.reconciled
+                    if outcome.status in {OutcomeStatus.FAILED, OutcomeStatus.UNKNOWN}:
+                        self.not_sent.append(
+                            NotSent(
+                                way="individual",
+                                status=outcome.status.value,
+                                recipients=1,
+                                reason=_reason(outcome),
+                                phone=phone,
+                                local_id=outcome.local_id,
+                            )
+                        )
                     bar.advance()
         phase.elapsed = time.perf_counter() - started
         phase.sent, phase.failed = tally[OutcomeStatus.SENT], tally[OutcomeStatus.FAILED]
@@ -216,6 +273,52 @@ class _Demo:
             unknown_missing=len(unknown) - delivered_unknown,
         )
 
+    def pacing_note(self) -> str:
+        requests = self.lists.requests + self.singles.requests
+        minutes = requests / DEFAULT_RATE_LIMIT_PER_MINUTE
+        return (
+            f"Client pacing is off: the API allows {DEFAULT_RATE_LIMIT_PER_MINUTE} requests a "
+            f"minute and the client paces to that by default, so these {requests:,} requests "
+            f"would take about {minutes:.1f} minutes; this sandbox allows "
+            f"{SERVER_RATE_LIMIT:,} a minute instead (every 429 here is an injected fault)."
+        )
+
+    def lost_phones(self) -> list[str]:
+        """Individual recipients reported sent or skipped that the ledger never saw."""
+        counts = self.sandbox.ledger_counts_by_recipient()
+        said_sent = {OutcomeStatus.SENT, OutcomeStatus.SKIPPED}
+        return sorted(
+            phone
+            for phone, status in self.claimed.items()
+            if status in said_sent and not counts[phone]
+        )
+
+    def explain_not_sent(self) -> None:
+        """Every failed or unknown outcome with its reason; identical reasons are grouped
+        (with a few of their phones), so a fault storm stays readable."""
+        out = self.out
+        groups: dict[tuple[str, str, str], list[NotSent]] = {}
+        for item in self.not_sent:
+            groups.setdefault((item.way, item.status, item.reason), []).append(item)
+        lost = self.lost_phones()
+        if not groups and not lost:
+            return
+        out.line()
+        out.line("Recipients not reported sent, and why:")
+        for (way, status, reason), items in groups.items():
+            recipients = sum(item.recipients for item in items)
+            named = [item.phone or item.local_id or "?" for item in items]
+            shown = ", ".join(named[:EXAMPLES_PER_REASON])
+            if len(named) > EXAMPLES_PER_REASON:
+                shown += f" and {len(named) - EXAMPLES_PER_REASON:,} more (--json lists all)"
+            out.line(f"  {way}, {status}, {recipients:,} recipient(s) ({shown}): {reason}")
+        if lost:
+            out.line(
+                f"  individual, lost, {len(lost):,} recipient(s) ({', '.join(lost[:3])}): "
+                f"reported sent but the ledger has no message for them (a defect: please "
+                f"report it)"
+            )
+
     def report(self, elapsed: float) -> int:
         args, out, stats = self.args, self.out, self.sandbox.stats
         lists, singles = self.lists, self.singles
@@ -236,6 +339,11 @@ class _Demo:
                     "fault_rate": args.fault_rate,
                     "fault_kinds": args.fault_kinds,
                     "seed": args.seed,
+                    "concurrency": args.concurrency,
+                    "client_pacing": False,
+                    "client_pacing_note": self.pacing_note(),
+                    "not_sent": [attrs.asdict(item) for item in self.not_sent],
+                    "lost_phones": self.lost_phones(),
                     "elapsed": round(elapsed, 3),
                 }
             )
@@ -243,8 +351,9 @@ class _Demo:
         out.line(
             f"heymarket demo: {args.broadcast:,} phones by list broadcast and {args.count:,} "
             f"individual sends; the sandbox failed {args.fault_rate:.0%} of requests "
-            f"(seed {args.seed})"
+            f"(seed {args.seed}, concurrency {args.concurrency})"
         )
+        out.paragraph(self.pacing_note())
         out.line()
         rows: list[tuple[str, object, object]] = [
             (name, getattr(lists, name), getattr(singles, name))
@@ -277,10 +386,21 @@ class _Demo:
             ],
             title=f"ground truth from the sandbox ledger, {truth.recipients:,} recipients",
         )
+        out.line()
+        out.paragraph(
+            "How to read it: 'requests' counts every HTTP request the sandbox received "
+            "(retries after faults, lookups that settle a lost answer, list creation and "
+            "429s included); 'sent', 'failed' and 'unknown' count recipients. A list "
+            "broadcast reaches a whole list with two requests (create the list, send to it), "
+            "an individual send costs one request per recipient plus its retries and "
+            "lookups. 'retried writes' are sends repeated after a fault; 'reconciled' are "
+            "outcomes settled by looking up their local_id after the answer was lost."
+        )
+        self.explain_not_sent()
         unknown = lists.unknown + singles.unknown
         if unknown:
             out.line()
-            out.line(
+            out.paragraph(
                 f"{unknown:,} outcome(s) are unknown: the answer was lost and the lookup by "
                 f"local_id could not tell whether the message went out (e.g. the history it "
                 f"read showed no local_id). They were not resent, so nobody got a second copy. "
@@ -338,10 +458,20 @@ def register(sub: Subparsers) -> None:
             "list broadcast and --count individual messages through it, and check the "
             "sandbox's ledger: nobody twice, nothing reported sent that was not, and the "
             "outcomes that could not be decided reported as unknown. No credentials or "
-            "network needed. Exit status 1 if any recipient got a duplicate or the report "
-            "disagrees with the ledger."
+            "network needed. Client pacing is off (at the API's 500 requests a minute the "
+            "demo would take minutes); the sandbox allows far more instead. The report "
+            "counts HTTP requests (retries and lookups included) apart from recipients, and "
+            "gives the reason for every recipient not reported sent. --seed repeats the "
+            "faults; with --concurrency above 1 the order in which requests reach the "
+            "sandbox depends on timing, so the counts vary a little between runs: "
+            "--concurrency 1 reproduces them exactly. Exit status 1 if any recipient got a "
+            "duplicate or the report disagrees with the ledger."
         ),
-        epilog=example("heymarket demo", "heymarket demo --count 5000 --fault-rate 0.3 --json"),
+        epilog=example(
+            "heymarket demo",
+            "heymarket demo --count 5000 --fault-rate 0.3 --json",
+            "heymarket demo --seed 7 --concurrency 1   # the same counts on every run",
+        ),
         formatter_class=HELP_FORMATTER,
     )
     parser.add_argument(
@@ -379,12 +509,17 @@ def register(sub: Subparsers) -> None:
         metavar="KIND,...",
         help="only these kinds of fault (default all): " + ", ".join(FAULT_KINDS),
     )
-    parser.add_argument("--seed", type=int, default=0, help="makes the faults repeatable")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="makes the faults repeatable (exactly so with --concurrency 1)",
+    )
     parser.add_argument(
         "--concurrency",
         type=positive_int,
         default=16,
         metavar="N",
-        help="sends in flight (default 16)",
+        help="individual sends in flight (default 16; 1 makes a --seed's counts exact)",
     )
     parser.set_defaults(handler=run_demo)

@@ -21,6 +21,7 @@ import json
 import math
 import os
 import sys
+import textwrap
 import time
 import traceback
 from collections.abc import Iterator, Mapping, Sequence
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
 PROG: Final = "heymarket"
 # Plain progress lines are written at most this often, so a log stays readable.
 _PLAIN_PROGRESS_INTERVAL: Final = 1.0
+_PARAGRAPH_WIDTH: Final = 88
 
 
 class ExitCode(enum.IntEnum):
@@ -135,7 +137,9 @@ def error_document(exc: BaseException) -> dict[str, Any]:
         document.update(status=exc.status, code=exc.code, request_id=exc.request_id)
         document["message"] = exc.message
     if isinstance(exc, UnexpectedResponseError):
-        document.update(status=exc.status, request_id=exc.request_id)
+        document.update(
+            status=exc.status, request_id=exc.request_id, accepted=True, local_id=exc.local_id
+        )
     return document
 
 
@@ -156,7 +160,16 @@ def _describe(exc: BaseException) -> str:
         return f"API error: HTTP {exc.status}{code}: {exc.message} (request id {rid})"
     if isinstance(exc, TransportError):
         return f"no answer from the API: {exc}"
-    if isinstance(exc, UnexpectedResponseError | ReconciliationError | BulkSendError):
+    if isinstance(exc, UnexpectedResponseError):
+        message = str(exc)
+        local = ""
+        if exc.local_id is not None and exc.local_id not in message:
+            local = f" (local_id {exc.local_id!r})"
+        return (
+            f"the request was accepted (HTTP {exc.status}) and took effect, but its answer "
+            f"could not be read; do not resend it{local}. {type(exc).__name__}: {message}"
+        )
+    if isinstance(exc, ReconciliationError | BulkSendError):
         return f"{type(exc).__name__}: {exc}"
     if isinstance(exc, HeymarketError | CommandError):
         return str(exc)
@@ -335,6 +348,10 @@ class Output:
         """A line of text result (nothing in JSON mode)."""
         if not self.json_mode:
             self.stdout.write(clean(text, keep_newlines=True) + "\n")
+
+    def paragraph(self, text: str) -> None:
+        """A paragraph of text result, wrapped to a readable width (nothing in JSON mode)."""
+        self.line(textwrap.fill(text, width=_PARAGRAPH_WIDTH, break_on_hyphens=False))
 
     def warn(self, text: str) -> None:
         """A problem worth a line on stderr (written in JSON mode too)."""

@@ -23,6 +23,7 @@ async def serve(args: argparse.Namespace, out: Output, stop: asyncio.Event | Non
     # aiohttp.web is only needed here and by the demo.
     from ..sandbox import LEDGER_PATH  # noqa: PLC0415
     from ..sandbox._command import (  # noqa: PLC0415
+        PortUnavailableError,
         banner,
         check_ledger_file,
         serve_until_stopped,
@@ -53,6 +54,8 @@ async def serve(args: argparse.Namespace, out: Output, stop: asyncio.Event | Non
 
     try:
         await serve_until_stopped(args, ready, stop)
+    except PortUnavailableError as exc:
+        raise CommandError(f"sandbox: {exc.strerror}") from exc
     except OSError as exc:
         raise CommandError(f"sandbox: {exc}") from exc
     out.stderr.write("sandbox stopped\n")
@@ -72,14 +75,15 @@ def register(sub: Subparsers) -> None:
         help="serve a fake Heymarket API on this machine, for offline testing",
         description=(
             "Serve a fake Heymarket API on 127.0.0.1 until Ctrl-C, and print its URL and "
-            "the (sandbox-only) credentials it accepts. Point the other commands at it with "
-            "--base-url and those credentials. Same options as python -m "
+            "the (sandbox-only) credentials it accepts as export lines to paste into a "
+            "shell, with the default inbox and creator ids. A port that cannot be listened "
+            "on is a one-line error with exit status 2. Same options as python -m "
             "heymarket_async.sandbox."
         ),
         epilog=example(
             "heymarket sandbox --port 8080 --faults 0.1 --ledger-file ledger.json",
-            "export HEYMARKET_API_KEY=<printed key>",
-            "heymarket inboxes --base-url http://127.0.0.1:8080",
+            "# in another shell, paste the export lines it printed, then:",
+            "heymarket inboxes",
             "curl http://127.0.0.1:8080/_sandbox/ledger",
         ),
         formatter_class=HELP_FORMATTER,

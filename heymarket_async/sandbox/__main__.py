@@ -1,6 +1,7 @@
 """Serve the sandbox from a shell: ``python -m heymarket_async.sandbox --port 8080``.
 
-Prints the base URL and the credentials it accepts, then serves until Ctrl-C. Takes the same
+Prints the base URL and the credentials it accepts as ``export`` lines for a shell, then
+serves until Ctrl-C; exit status 2 when it cannot listen on the port. Takes the same
 options as ``heymarket sandbox`` (``--help`` lists them).
 """
 
@@ -12,7 +13,13 @@ import contextlib
 import sys
 from collections.abc import Sequence
 
-from ._command import add_sandbox_arguments, banner, check_ledger_file, serve_until_stopped
+from ._command import (
+    PortUnavailableError,
+    add_sandbox_arguments,
+    banner,
+    check_ledger_file,
+    serve_until_stopped,
+)
 from ._server import Sandbox
 
 
@@ -45,6 +52,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(serve(args))
+    except PortUnavailableError as exc:
+        # Nothing was served: a usage problem, like a bad option.
+        sys.stderr.write(f"sandbox: {exc.strerror}\n")
+        return 2
     except OSError as exc:
         sys.stderr.write(f"sandbox: {exc}\n")
         return 1

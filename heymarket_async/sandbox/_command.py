@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import json
 import os
 import signal
@@ -22,6 +23,7 @@ __all__ = [
     "banner",
     "build_sandbox",
     "check_ledger_file",
+    "PortUnavailableError",
     "fault_kinds",
     "serve_until_stopped",
     "write_ledger",
@@ -47,29 +49,46 @@ def build_sandbox(args: argparse.Namespace) -> Sandbox:
 
 
 def banner(sandbox: Sandbox, args: argparse.Namespace) -> str:
-    """What the sandbox prints when it is ready: where it listens and what it accepts."""
+    """What the sandbox prints when it is ready: ``export`` lines for its URL and
+    credentials, then comments; the whole text can be pasted into a POSIX shell."""
     lines = [
-        f"Heymarket sandbox listening on {sandbox.url}",
-        "",
-        f"  HEYMARKET_BASE_URL={sandbox.url}",
-        f"  HEYMARKET_SECRET_ID={sandbox.secret_id}",
-        f"  HEYMARKET_SECRET_KEY={sandbox.secret_key}",
-        f"  HEYMARKET_API_KEY={sandbox.api_key}   (legacy key, alternative to the secret)",
-        "",
-        f"  inbox_id={sandbox.default_inbox_id} creator_id={sandbox.default_creator_id} "
-        f"(email inbox {sandbox.email_inbox_id})",
-        f"  ledger: GET {sandbox.url}{LEDGER_PATH}",
+        f"# Heymarket sandbox listening on {sandbox.url}",
+        "# Paste these lines into another shell; HeymarketClient.from_env() reads them:",
+        f"export HEYMARKET_BASE_URL={sandbox.url}",
+        f"export HEYMARKET_SECRET_ID={sandbox.secret_id}",
+        f"export HEYMARKET_SECRET_KEY={sandbox.secret_key}",
+        "# or the legacy team API key instead of the secret:",
+        f"# export HEYMARKET_API_KEY={sandbox.api_key}",
+        "#",
+        f"# default ids: --inbox {sandbox.default_inbox_id} --creator "
+        f"{sandbox.default_creator_id} (email inbox {sandbox.email_inbox_id})",
+        f"# ledger: GET {sandbox.url}{LEDGER_PATH}",
     ]
     if args.faults:
-        lines.append(f"  faults: each request fails with probability {args.faults:g}")
+        lines.append(f"# faults: each request fails with probability {args.faults:g}")
         if args.fault_kinds:
-            lines.append("  fault kinds: " + ", ".join(str(kind) for kind in args.fault_kinds))
+            lines.append("# fault kinds: " + ", ".join(str(kind) for kind in args.fault_kinds))
     if args.history_without_local_id:
-        lines.append("  message listings show no local_id")
+        lines.append("# message listings show no local_id")
     if args.ledger_file:
-        lines.append(f"  the ledger is written to {args.ledger_file} on exit")
-    lines += ["", "Press Ctrl-C to stop.", ""]
+        lines.append(f"# the ledger is written to {args.ledger_file} on exit")
+    lines += ["#", "# Press Ctrl-C to stop.", ""]
     return "\n".join(lines)
+
+
+class PortUnavailableError(OSError):
+    """The sandbox could not listen on the address it was given (in use, or not allowed)."""
+
+
+def _unavailable(args: argparse.Namespace, exc: OSError) -> PortUnavailableError:
+    reason = exc.strerror or str(exc)
+    if exc.errno == errno.EADDRINUSE:
+        reason = "the port is in use"
+    return PortUnavailableError(
+        exc.errno,
+        f"cannot listen on {args.host}:{args.port}: {reason}; choose another --port "
+        f"(--port 0 picks a free one)",
+    )
 
 
 def check_ledger_file(path: Path | None) -> str | None:
@@ -111,7 +130,8 @@ async def serve_until_stopped(
     file if one was asked for; returns the stopped sandbox.
 
     Raises:
-        OSError: the port could not be bound, or the ledger file could not be written.
+        PortUnavailableError: the address could not be listened on (nothing was served).
+        OSError: the ledger file could not be written.
     """
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -124,10 +144,16 @@ async def serve_until_stopped(
     sandbox = build_sandbox(args)
     served = False
     try:
-        async with sandbox:
-            served = True
+        try:
+            await sandbox.start()
+        except OSError as exc:
+            raise _unavailable(args, exc) from exc
+        served = True
+        try:
             on_ready(sandbox)
             await stop.wait()
+        finally:
+            await sandbox.stop()
     finally:
         for signum in signals:
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):

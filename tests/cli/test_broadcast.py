@@ -160,7 +160,7 @@ async def test_dry_run_sends_nothing_and_needs_no_credentials(
     forget_credentials(monkeypatch)
     path = write_csv(tmp_path, MIXED_CSV)
     args = ("--text", "Sale", "--key", "dry", "--normalize", "--dry-run")
-    assert await run_cli("broadcast", "--csv", str(path), *JOB, *args) == 1
+    assert await run_cli("broadcast", "--csv", str(path), *JOB, *args) == 2  # bad rows
     captured = capsys.readouterr()
     assert "dry run, nothing sent" in captured.out
     assert "rows 6, recipients 3, bad rows 2, duplicate rows 1" in captured.out

@@ -28,7 +28,9 @@ async def test_demo_json_reports_nobody_twice_and_nothing_lost(
     """`demo --count 200 --json` under every fault kind exits 0: nobody twice, nothing
     reported sent that was not, nothing reported failed that was sent, and whoever got
     nothing was reported failed or unknown."""
-    assert await run_cli("demo", "--count", "200", "--json") == 0
+    # --concurrency 1: the same faults on every run (with more, timing decides which
+    # request draws which fault, and a rare kind may not come up).
+    assert await run_cli("demo", "--count", "200", "--concurrency", "1", "--json") == 0
     report = read_json(capsys)
     assert report["ok"] is True
     truth = report["ground_truth"]
@@ -171,6 +173,7 @@ async def test_demo_with_chosen_fault_kinds(capsys: pytest.CaptureFixture[str]) 
     """--fault-kinds limits the faults; with absurd Retry-After, drips and oversized answers
     among them every recipient still gets exactly one message."""
     argv = ("--count", "150", "--broadcast", "150", "--list-size", "50", "--fault-rate", "0.3")
+    argv += ("--concurrency", "1")  # the same faults on every run
     assert await run_cli("demo", *argv, "--fault-kinds", SURVIVABLE_KINDS, "--json") == 0
     report = read_json(capsys)
     assert report["exactly_once"] is True
@@ -207,4 +210,4 @@ def test_demo_report_explains_unknowns(capsys: pytest.CaptureFixture[str]) -> No
     assert re.search(r"report honest, nobody twice\s+yes\n", out)
     assert re.search(r"each recipient exactly once\s+no\n", out)
     assert "1 outcome(s) are unknown" in out
-    assert "the ledger shows 0 delivered and 1 not" in out
+    assert "the ledger shows 0 delivered and 1 not" in " ".join(out.split())

@@ -107,7 +107,8 @@ def test_to_jsonable_converts_models_dates_enums_and_paths() -> None:
         (NetworkError("reset", possibly_sent=True), "no answer from the API: reset", 3),
         (
             UnexpectedResponseError("bad body", status=200, request_id="r1"),
-            "UnexpectedResponseError: bad body (request id r1)",
+            "the request was accepted (HTTP 200) and took effect, but its answer could not be "
+            "read; do not resend it. UnexpectedResponseError: bad body (request id r1)",
             3,
         ),
         (BulkSendError("journal locked"), "BulkSendError: journal locked", ExitCode.API),
