@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import Sequence
+import logging
+import os
+from collections.abc import Mapping, Sequence
 
 from ._cli import _api, _broadcast, _demo, _journal, _sandbox
 from ._cli._args import HELP_FORMATTER, Handler
@@ -111,8 +113,21 @@ def interrupted_advice(argv: Sequence[str] | None) -> str:
     return "interrupted"
 
 
+def quiet_library_logs(environ: Mapping[str, str] = os.environ) -> None:
+    """The command reports every outcome itself, so the SDK's log records (meant for apps
+    that configure logging) would only repeat them as stray lines on stderr; with
+    ``HEYMARKET_DEBUG=1`` they are shown, DEBUG included."""
+    sdk = logging.getLogger("heymarket_async")
+    if environ.get("HEYMARKET_DEBUG"):
+        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
+    elif not any(isinstance(h, logging.NullHandler) for h in sdk.handlers):
+        sdk.addHandler(logging.NullHandler())
+        sdk.propagate = False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``heymarket`` console script; returns the exit status."""
+    quiet_library_logs()
     try:
         return asyncio.run(run(argv))
     except KeyboardInterrupt:
