@@ -76,7 +76,7 @@ class LegacyAimdLimiter:
             wait = max(wait, self._finished[must_leave - 1] + self.window - now)
         return max(wait, 0.0)
 
-    async def acquire(self, *, deadline: float | None = None) -> None:
+    async def acquire(self, *, deadline: float | None = None, lane: str = "interactive") -> None:
         async with self._lock:
             while (delay := self._delay(self._clock())) != 0:
                 if delay is None:
@@ -86,10 +86,13 @@ class LegacyAimdLimiter:
                     await asyncio.sleep(delay)
             self._in_flight += 1
 
-    def release(self) -> None:
+    def release(self, *, lane: str = "interactive") -> None:
         self._in_flight -= 1
         self._finished.append(self._clock())
         self._released.set()
+
+    async def aclose(self) -> None:
+        return None
 
     def on_success(self) -> None:
         if self._effective < self.limit:

@@ -5,7 +5,8 @@
 
 Cases: 1 SDK overhead vs raw aiohttp and httpx, 2 token cost, 3 model cost, 4 bulk rate
 against the limit, 5 bulk memory at scale, 6 sandbox throughput, 7 limiter rate under a
-trickle of 429s, 9 a CSV broadcast killed and rerun. See benchmarks/README.md.
+trickle of 429s, 8 the shared Redis limiter next to the in-process one and ``limits``,
+9 a CSV broadcast killed and rerun. See benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import datetime
 import os
 import platform
 import pstats
+import shutil
 import subprocess
 import sys
 import time
@@ -31,6 +33,7 @@ import bench_converter
 import bench_crash_rerun
 import bench_limiter
 import bench_overhead
+import bench_redis_limiter
 import bench_sandbox
 import bench_token
 from _harness import server_process
@@ -241,6 +244,28 @@ async def case_limiter(args: argparse.Namespace) -> list[Row]:
     return rows
 
 
+async def case_redis_limiter(args: argparse.Namespace) -> list[Row]:
+    if shutil.which("redis-server") is None:
+        return [("8", "shared Redis limiter", "skipped: no redis-server binary", "-")]
+    costs, rates = await bench_redis_limiter.measure(quick=args.quick)
+    local = costs[0].micros
+    rows: list[Row] = [
+        ("8", f"acquire+release, {c.name}", f"{c.micros:.1f} µs", f"{c.micros / local:.0f}x local")
+        for c in costs
+    ]
+    rows += [
+        (
+            "8",
+            f"{bench_redis_limiter.HOLDERS} holders share {bench_redis_limiter.LIMIT}/"
+            f"{bench_redis_limiter.PERIOD:g} s, {r.name}",
+            f"admitted/limit {r.ratio:.3f}, server max per window {r.server_max}",
+            f"{r.over} x 429 at a sliding-window server",
+        )
+        for r in rates
+    ]
+    return rows
+
+
 async def case_memory(args: argparse.Namespace) -> list[Row]:
     sizes = (100, 500) if args.quick else args.memory_sizes
     results = [await bench_bulk.measure_memory(n) for n in sizes]
@@ -348,6 +373,8 @@ async def main(args: argparse.Namespace) -> None:
         rows += await case_sandbox(args)
     if 7 in cases:
         rows += await case_limiter(args)
+    if 8 in cases:
+        rows += await case_redis_limiter(args)
     if 9 in cases:
         rows += await case_crash_rerun(args)
     print()
@@ -359,7 +386,7 @@ async def main(args: argparse.Namespace) -> None:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="smoke mode: tiny sizes")
-    parser.add_argument("--cases", default="1,2,3,4,5,6,7,9", help="comma-separated case numbers")
+    parser.add_argument("--cases", default="1,2,3,4,5,6,7,8,9", help="comma-separated case numbers")
     parser.add_argument("--calls", type=int, default=1500, help="case 1: calls per sample")
     parser.add_argument("--rounds", type=int, default=11, help="case 1: interleaved rounds")
     parser.add_argument(

@@ -40,7 +40,15 @@ from ._config import (
     UseClientDefault,
 )
 from ._protocol import ApiRequest, ApiResponse, decipher_response, redact
-from ._ratelimit import RateLimiter, SlidingWindowLimiter
+from ._ratelimit import (
+    DEFAULT_INTERACTIVE_SHARE,
+    Lane,
+    RateLimiter,
+    SlidingWindowLimiter,
+    check_interactive_share,
+    check_lane,
+    current_lane,
+)
 from ._retry import Reconcile, call_with_retries
 from ._transport import DEFAULT_MAX_RESPONSE_SIZE, AiohttpTransport, user_agent
 from .errors import (
@@ -137,6 +145,38 @@ def _timeouts(value: object, base: Timeouts = DEFAULT_TIMEOUTS) -> Timeouts:
     return Timeouts(connect=base.connect, read=base.read, total=float(value))
 
 
+def _limiter_from_options(
+    rate_limit_per_minute: int | None,
+    interactive_share: float,
+    rate_limiter: RateLimiter | None,
+    lane: Lane | None,
+    *,
+    max_pause: float,
+) -> RateLimiter | None:
+    """The client's limiter from its options (``None``: pacing off)."""
+    try:
+        check_interactive_share(interactive_share)
+        if lane is not None:
+            check_lane(lane)
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from None
+    if rate_limiter is None:
+        if not rate_limit_per_minute:
+            return None
+        return SlidingWindowLimiter(
+            rate_limit_per_minute, max_pause=max_pause, interactive_share=interactive_share
+        )
+    if (
+        rate_limit_per_minute != DEFAULT_RATE_LIMIT_PER_MINUTE
+        or interactive_share != DEFAULT_INTERACTIVE_SHARE
+    ):
+        raise ConfigurationError(
+            "pass either rate_limiter or rate_limit_per_minute/interactive_share, not "
+            "both: a shared limiter holds its own limit and interactive share"
+        )
+    return rate_limiter
+
+
 @final
 class HeymarketClient:
     """An async client for the Heymarket REST API.
@@ -153,6 +193,14 @@ class HeymarketClient:
         retry: the :class:`RetryPolicy` (``RetryPolicy.disabled()`` turns retries off).
         rate_limit_per_minute: client-side pacing (default 500, the API's limit); ``None``
             turns pacing off.
+        interactive_share: the share of ``rate_limit_per_minute`` that bulk traffic
+            (``BatchSender``, ``broadcast()``) leaves to single calls (default 0.2).
+        rate_limiter: a limiter shared with other clients and processes instead of the
+            in-process one, e.g. ``heymarket_async.redis.RedisRateLimiter``; the client
+            closes it when it closes. Not together with ``rate_limit_per_minute`` or
+            ``interactive_share`` (the shared limiter holds its own).
+        lane: ``"interactive"`` or ``"bulk"`` for every request of this client; by default
+            the bulk machinery uses ``"bulk"`` and everything else ``"interactive"``.
         max_pacing_wait: the longest a request waits for a pacing slot before it fails
             with ``PacingTimeoutError`` (``None``: only the call's timeout and the retry
             deadline bound that wait, as they always do).
@@ -177,6 +225,9 @@ class HeymarketClient:
         timeout: Timeouts | float = DEFAULT_TIMEOUTS,
         retry: RetryPolicy = DEFAULT_RETRY,
         rate_limit_per_minute: int | None = DEFAULT_RATE_LIMIT_PER_MINUTE,
+        interactive_share: float = DEFAULT_INTERACTIVE_SHARE,
+        rate_limiter: RateLimiter | None = None,
+        lane: Lane | None = None,
         max_pacing_wait: float | None = None,
         token_lifetime: float = DEFAULT_TOKEN_LIFETIME,
         session: ClientSession | None = None,
@@ -211,10 +262,9 @@ class HeymarketClient:
         self.rate_limit_per_minute: Final = rate_limit_per_minute
         self.max_pacing_wait: Final = max_pacing_wait
         self._tokens = TokenCache(credentials, lifetime=token_lifetime, clock=clock)
-        self._limiter: RateLimiter | None = (
-            SlidingWindowLimiter(rate_limit_per_minute, max_pause=retry.max_wait)
-            if rate_limit_per_minute
-            else None
+        self._lane: Final = lane
+        self._limiter = _limiter_from_options(
+            rate_limit_per_minute, interactive_share, rate_limiter, lane, max_pause=retry.max_wait
         )
         self.max_response_size: Final = max_response_size
         self._transport = AiohttpTransport(
@@ -330,6 +380,8 @@ class HeymarketClient:
         if self._limiter is not None:
             self._limiter.close()
         await self._transport.aclose()
+        if self._limiter is not None:
+            await self._limiter.aclose()
 
     async def request(
         self,
@@ -402,11 +454,14 @@ class HeymarketClient:
                 self._headers, self._headers_token = headers, token
             limiter = self._limiter
             started = time.perf_counter()
+            lane = self._lane or current_lane.get()
             if limiter is not None:
                 # The loop's clock is the one the limiter sleeps on (time.monotonic in practice).
                 clock = asyncio.get_running_loop().time
                 now = clock()
-                await limiter.acquire(deadline=self._pacing_deadline(deadline, timeouts, now))
+                await limiter.acquire(
+                    deadline=self._pacing_deadline(deadline, timeouts, now), lane=lane
+                )
                 timeouts = self._less_waited(timeouts, clock() - now)
             try:
                 if self.is_closed:
@@ -424,7 +479,7 @@ class HeymarketClient:
                 )
             finally:
                 if limiter is not None:
-                    limiter.release()
+                    limiter.release(lane=lane)
             if logger.isEnabledFor(logging.DEBUG):
                 logger.debug(
                     "%s -> %d in %.1f ms (request id %s)",

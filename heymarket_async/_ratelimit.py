@@ -12,20 +12,89 @@ Two rules admit a request, and both must hold:
 
 A 429 pauses every caller (for ``Retry-After``, capped); the rate itself is cut only when
 429s keep arriving window after window, and climbs back once a window passes without them.
+
+Two lanes share the limit: ``interactive`` (single calls, by default) may use all of it,
+``bulk`` (``BatchSender``, ``broadcast()``) never the share kept for interactive traffic, so
+a campaign cannot starve the calls a person is waiting for. Each lane keeps its own pace.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
+import contextvars
+import functools
 import math
 import time
-from collections.abc import Callable
-from typing import Final, Protocol
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any, Final, Literal, ParamSpec, Protocol, TypeVar
 
 from .errors import ClientClosedError, PacingTimeoutError
 
 Clock = Callable[[], float]
+Lane = Literal["interactive", "bulk"]
+LANES: Final[tuple[Lane, ...]] = ("interactive", "bulk")
+DEFAULT_INTERACTIVE_SHARE: Final = 0.2
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+# The lane of requests made by the current task when its client names none; the bulk
+# machinery sets it around its own requests.
+current_lane: contextvars.ContextVar[Lane] = contextvars.ContextVar(
+    "heymarket_lane", default="interactive"
+)
+
+
+@contextlib.contextmanager
+def lane_scope(lane: Lane) -> Iterator[None]:
+    """Requests made inside the block (and by tasks started there) use ``lane``."""
+    check_lane(lane)
+    token = current_lane.set(lane)
+    try:
+        yield
+    finally:
+        current_lane.reset(token)
+
+
+def in_bulk_lane(
+    function: Callable[_P, Coroutine[Any, Any, _T]],
+) -> Callable[_P, Coroutine[Any, Any, _T]]:
+    """Run an async function's requests in the bulk lane (unless its client names a lane)."""
+
+    @functools.wraps(function)
+    async def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+        with lane_scope("bulk"):
+            return await function(*args, **kwargs)
+
+    return wrapper
+
+
+def check_lane(lane: object) -> Lane:
+    """``lane`` if it names a lane, else ``ValueError``."""
+    if lane not in LANES:
+        raise ValueError(f"lane must be 'interactive' or 'bulk', got {lane!r}")
+    return lane
+
+
+def check_interactive_share(share: object) -> float:
+    """``share`` if it is a fraction in [0, 1), else ``ValueError``."""
+    if (
+        isinstance(share, bool)
+        or not isinstance(share, int | float)
+        or not math.isfinite(share)
+        or not 0 <= share < 1
+    ):
+        raise ValueError(f"interactive_share must be a fraction in [0, 1), got {share!r}")
+    return float(share)
+
+
+def bulk_capacity(limit: int, interactive_share: float) -> int:
+    """Requests per window the bulk lane may use: ``limit`` less the interactive reserve
+    (rounded up), and at least one so that a tiny limit cannot stop bulk traffic."""
+    return max(1, limit - math.ceil(limit * interactive_share))
+
 
 # Pad the window (1 s per minute) so that start-time jitter between client and server
 # cannot squeeze one request too many into the server's window.
@@ -40,14 +109,15 @@ _DECREASE_FACTOR: Final = 0.7
 
 
 class RateLimiter(Protocol):
-    """What the client needs from a limiter (in-process here; a shared one may follow)."""
+    """What the client needs from a limiter: :class:`SlidingWindowLimiter` in one process,
+    ``heymarket_async.redis.RedisRateLimiter`` shared by many."""
 
-    async def acquire(self, *, deadline: float | None = None) -> None:
-        """Wait for a slot; raise :class:`PacingTimeoutError` rather than wait past
-        ``deadline`` (an absolute time on the limiter's clock)."""
+    async def acquire(self, *, deadline: float | None = None, lane: Lane = "interactive") -> None:
+        """Wait for a slot in ``lane``; raise :class:`PacingTimeoutError` rather than wait
+        past ``deadline`` (an absolute time on the limiter's clock)."""
 
-    def release(self) -> None:
-        """The request admitted by :meth:`acquire` is over (answered or failed)."""
+    def release(self, *, lane: Lane = "interactive") -> None:
+        """A request of ``lane`` admitted by :meth:`acquire` is over (answered or failed)."""
 
     def on_success(self) -> None:
         """The server accepted a request (any answer but 429)."""
@@ -57,6 +127,9 @@ class RateLimiter(Protocol):
 
     def close(self) -> None:
         """Wake every waiter with :class:`ClientClosedError`; later acquires raise it too."""
+
+    async def aclose(self) -> None:
+        """After :meth:`close`: let go of what the limiter holds (connections, tasks)."""
 
 
 def capped_wait(seconds: float | None, cap: float) -> float | None:
@@ -74,7 +147,11 @@ class SlidingWindowLimiter:
     long the network took, no window the server measures can hold more than ``limit``.
     Within that bound requests are paced one every ``window / limit`` seconds, with up to
     ``burst`` at once after a quiet spell. Shared by every task of a client; waiters sleep
-    until their slot (no polling), in the order they arrived.
+    until their slot (no polling), in the order they arrived within their lane.
+
+    The ``bulk`` lane keeps at most ``limit`` less the interactive share in any window, at
+    its own pace; the ``interactive`` lane may use the whole limit and never queues behind
+    bulk requests for its place in the pace.
 
     Args:
         limit: requests per period.
@@ -83,6 +160,8 @@ class SlidingWindowLimiter:
         burst: requests admitted back to back after a quiet spell (default 10 % of
             ``limit``, at least 1).
         max_pause: longest pause after a 429, whatever its ``Retry-After`` says.
+        interactive_share: the fraction of ``limit`` the bulk lane leaves to interactive
+            requests (default 0.2; 0 lets bulk use everything).
         clock: monotonic seconds (for tests); deadlines are on this clock.
     """
 
@@ -94,6 +173,7 @@ class SlidingWindowLimiter:
         padding: float | None = None,
         burst: int | None = None,
         max_pause: float = DEFAULT_MAX_PAUSE,
+        interactive_share: float = DEFAULT_INTERACTIVE_SHARE,
         clock: Clock = time.monotonic,
     ) -> None:
         if limit < 1:
@@ -104,16 +184,18 @@ class SlidingWindowLimiter:
         self.window = period + (period * WINDOW_PADDING_RATIO if padding is None else padding)
         self.burst = burst if burst is not None else max(1, int(limit * DEFAULT_BURST_RATIO))
         self.max_pause = max_pause
+        self.interactive_share = check_interactive_share(interactive_share)
         self._clock = clock
-        self._finished: collections.deque[float] = collections.deque()
-        self._in_flight = 0
+        # Finish times and in-flight counts: index 0 for every request, 1 for bulk ones.
+        self._finished = (collections.deque[float](), collections.deque[float]())
+        self._in_flight = [0, 0]
         self._wakeup = asyncio.Event()
         self._closed = False
         self._effective = limit
         self._paused_until = -math.inf
-        # Pacing (GCRA): the time at which the pace would admit the next request with no
-        # burst left; a caller may go up to (burst - 1) intervals before it.
-        self._next_at = -math.inf
+        # Pacing (GCRA), per lane: the time at which the pace would admit the lane's next
+        # request with no burst left; a caller may go up to (burst - 1) intervals before it.
+        self._next_at: dict[Lane, float] = dict.fromkeys(LANES, -math.inf)
         # 429 accounting per window, evaluated when a window ends.
         self._window_index = 0
         self._window_ok = 0
@@ -133,30 +215,41 @@ class SlidingWindowLimiter:
         """Seconds every caller still waits because of the last 429 (0 if none)."""
         return max(self._paused_until - self._clock(), 0.0)
 
-    @property
-    def _interval(self) -> float:
-        return self.window / self._effective
+    def _capacity(self, lane: Lane) -> int:
+        if lane == "bulk":
+            return bulk_capacity(self._effective, self.interactive_share)
+        return self._effective
 
-    @property
-    def _tolerance(self) -> float:
-        return (min(self.burst, self._effective) - 1) * self._interval
+    def _interval(self, lane: Lane) -> float:
+        return self.window / self._capacity(lane)
 
-    def _window_delay(self, now: float) -> float | None:
-        """Seconds until the window has room, 0 if it has, ``None`` if only a release can
-        make room (every slot is held by a request still in flight)."""
-        while self._finished and self._finished[0] <= now - self.window:
-            self._finished.popleft()
-        must_leave = self._in_flight + len(self._finished) - self._effective + 1
+    def _tolerance(self, lane: Lane) -> float:
+        return (min(self.burst, self._capacity(lane)) - 1) * self._interval(lane)
+
+    def _count_delay(self, now: float, which: int, capacity: int) -> float | None:
+        finished = self._finished[which]
+        while finished and finished[0] <= now - self.window:
+            finished.popleft()
+        must_leave = self._in_flight[which] + len(finished) - capacity + 1
         if must_leave <= 0:
             return 0.0
-        if must_leave > len(self._finished):
+        if must_leave > len(finished):
             return None
-        return max(self._finished[must_leave - 1] + self.window - now, 0.0)
+        return max(finished[must_leave - 1] + self.window - now, 0.0)
 
-    def _admission_delay(self, now: float) -> float | None:
+    def _window_delay(self, now: float, lane: Lane) -> float | None:
+        """Seconds until the window has room for ``lane``, 0 if it has, ``None`` if only a
+        release can make room (every slot is held by a request still in flight)."""
+        delay = self._count_delay(now, 0, self._effective)
+        if lane != "bulk" or delay is None:
+            return delay
+        bulk = self._count_delay(now, 1, self._capacity("bulk"))
+        return None if bulk is None else max(delay, bulk)
+
+    def _admission_delay(self, now: float, lane: Lane) -> float | None:
         """Like :meth:`_window_delay`, also honouring a 429 pause that began after the
         caller took its place in the pace."""
-        delay = self._window_delay(now)
+        delay = self._window_delay(now, lane)
         pause = self._paused_until - now
         if delay is None or pause <= 0:
             return delay
@@ -164,12 +257,13 @@ class SlidingWindowLimiter:
 
     # --- acquire / release ---------------------------------------------------------------
 
-    async def acquire(self, *, deadline: float | None = None) -> None:
-        """Wait until one more request fits, then count it as in flight.
+    async def acquire(self, *, deadline: float | None = None, lane: Lane = "interactive") -> None:
+        """Wait until one more request of ``lane`` fits, then count it as in flight.
 
         Args:
             deadline: an absolute time (on ``clock``); if the slot cannot come by then,
                 fail at once instead of waiting.
+            lane: ``"interactive"`` (may use the whole limit) or ``"bulk"``.
 
         Raises:
             PacingTimeoutError: the wait would pass ``deadline``.
@@ -179,28 +273,31 @@ class SlidingWindowLimiter:
         self._roll_windows(now)
         if self._closed:
             raise ClientClosedError("this client was closed; create a new HeymarketClient")
-        # Reserve a place in the pace first, so callers keep their arrival order.
-        slot = max(now, self._next_at - self._tolerance, self._paused_until)
-        window_delay = self._window_delay(now)
+        # Reserve a place in the lane's pace first, so callers keep their arrival order.
+        interval = self._interval(lane)
+        slot = max(now, self._next_at[lane] - self._tolerance(lane), self._paused_until)
+        window_delay = self._window_delay(now, lane)
         at_least = max(slot - now, self.window if window_delay is None else window_delay)
         if at_least > 0 and deadline is not None and now + at_least > deadline:
             raise PacingTimeoutError(wait=at_least, allowed=deadline - now)
-        reserved_next = max(self._next_at, slot) + self._interval
-        self._next_at = reserved_next
+        reserved_next = max(self._next_at[lane], slot) + interval
+        self._next_at[lane] = reserved_next
         try:
             if slot > now:
                 await self._sleep_until(slot)
-            while (delay := self._admission_delay(now := self._clock())) != 0:
+            while (delay := self._admission_delay(now := self._clock(), lane)) != 0:
                 wait = self.window if delay is None else delay
                 if deadline is not None and now + wait > deadline:
                     raise PacingTimeoutError(wait=wait, allowed=deadline - now)
                 await self._sleep_until(None if delay is None else now + delay, deadline)
         except BaseException:
             # Give the place back if nobody reserved after it (cancelled, closed, too late).
-            if self._next_at == reserved_next:
-                self._next_at -= self._interval
+            if self._next_at[lane] == reserved_next:
+                self._next_at[lane] -= interval
             raise
-        self._in_flight += 1
+        self._in_flight[0] += 1
+        if lane == "bulk":
+            self._in_flight[1] += 1
 
     async def _sleep_until(self, when: float | None, deadline: float | None = None) -> None:
         """Sleep until ``when`` (``None``: until a release, or ``deadline``); wake on close."""
@@ -221,16 +318,23 @@ class SlidingWindowLimiter:
         except TimeoutError:
             return
 
-    def release(self) -> None:
-        """The request admitted by :meth:`acquire` is over (answered or failed)."""
-        self._in_flight -= 1
-        self._finished.append(self._clock())
+    def release(self, *, lane: Lane = "interactive") -> None:
+        """A request of ``lane`` admitted by :meth:`acquire` is over (answered or failed)."""
+        finished_at = self._clock()
+        self._in_flight[0] -= 1
+        self._finished[0].append(finished_at)
+        if lane == "bulk":
+            self._in_flight[1] -= 1
+            self._finished[1].append(finished_at)
         self._wakeup.set()
 
     def close(self) -> None:
         """Wake every waiter with :class:`ClientClosedError`; later acquires raise it too."""
         self._closed = True
         self._wakeup.set()
+
+    async def aclose(self) -> None:
+        """Nothing to let go of in one process."""
 
     # --- what the server said ------------------------------------------------------------
 

@@ -10,7 +10,9 @@
     ├── TransportError            no HTTP answer; ``possibly_sent`` says if the body may have
     │   │                         reached the server
     │   ├── NetworkError          connect failure, reset, server disconnect
-    │   └── TransportTimeoutError (also TimeoutError) connect or read timeout
+    │   ├── TransportTimeoutError (also TimeoutError) connect or read timeout
+    │   └── RateLimiterUnavailableError  the shared rate limiter (Redis) could not be
+    │                             reached in time; nothing was sent
     ├── APIError                  the server answered with an error status
     │   ├── BadRequestError       400 (the API's ``bad_data``)
     │   ├── AuthenticationError   401
@@ -49,6 +51,7 @@ __all__ = [
     "PacingTimeoutError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RateLimiterUnavailableError",
     "ReconciliationError",
     "RequestValidationError",
     "ResponseTooLargeError",
@@ -105,6 +108,17 @@ class NetworkError(TransportError):
 
 class TransportTimeoutError(TransportError, TimeoutError):
     """Connecting or reading the answer took longer than the configured timeout."""
+
+
+class RateLimiterUnavailableError(TransportError):
+    """The shared rate limiter's store (Redis) did not answer within the call's time limit.
+
+    Raised before anything is sent (``possibly_sent`` is ``False``): without a slot from the
+    shared limiter the client does not send at all, rather than send unpaced.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, possibly_sent=False)
 
 
 class APIError(HeymarketError):

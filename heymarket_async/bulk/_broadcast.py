@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
+from .._ratelimit import in_bulk_lane
 from .._reconcile import PROBE_MEMBERS
 from .._validation import check_phone, check_positive_int, normalize_phone
 from ..errors import BulkSendError, HeymarketError, RequestValidationError
@@ -369,6 +370,7 @@ async def _team_list_size(client: HeymarketClient) -> int:
     return value
 
 
+@in_bulk_lane
 async def broadcast(
     client: HeymarketClient,
     *,

@@ -36,6 +36,7 @@ import attrs
 from cattrs.errors import BaseValidationError
 
 from .._protocol import ApiResponse
+from .._ratelimit import in_bulk_lane
 from .._reconcile import find_sent, probe_members, reconciler, sent_id
 from .._retry import is_ambiguous, pause
 from .._validation import check_positive_int, is_generated_local_id
@@ -621,6 +622,7 @@ class BatchSender:
             raise
         await queue.put(None)
 
+    @in_bulk_lane
     async def _produce_outcomes(
         self,
         requests: Iterable[SendMessage] | AsyncIterable[SendMessage],

@@ -172,7 +172,7 @@ async def test_sustained_rate_stays_at_the_limit_without_429(sandbox: Sandbox) -
     sandbox.rate_limit_window = 1.0
     limit, total = 100, 500
     async with client_for(sandbox) as hm:
-        hm._limiter = SlidingWindowLimiter(limit, period=1.0)
+        hm._limiter = SlidingWindowLimiter(limit, period=1.0, interactive_share=0)
         report = await BatchSender(hm, concurrency=16).send_all(sends(sandbox, list(phones(total))))
     assert report.sent == total
     assert sandbox.stats.rate_limited == 0

@@ -1,0 +1,18 @@
+"""Scaling out over several processes and machines through Redis (``heymarket-async[redis]``).
+
+``RedisRateLimiter`` keeps every client that shares its Redis URL and ``name`` under one
+rate limit, with an interactive lane that bulk traffic cannot starve.
+"""
+
+from __future__ import annotations
+
+try:
+    import redis as _redis  # noqa: F401 - fail here, with the fix, not deep inside
+except ImportError as exc:  # pragma: no cover - depends on the installation
+    raise ImportError(
+        "heymarket_async.redis needs the redis extra: pip install 'heymarket-async[redis]'"
+    ) from exc
+
+from ._limiter import RedisRateLimiter
+
+__all__ = ["RedisRateLimiter"]
