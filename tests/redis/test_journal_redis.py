@@ -13,6 +13,7 @@ import json
 import os
 import socket
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -147,6 +148,74 @@ async def test_a_second_live_sender_on_the_job_is_refused(
     await first_journal.close()
     await second_journal.close()
     assert_exactly_once(sandbox, numbers)
+
+
+async def test_a_sender_that_loses_its_lease_stops_and_claims_nothing_more(
+    sandbox: Sandbox, client: HeymarketClient, redis_url: str
+) -> None:
+    """A run whose lease another run takes over mid-job stops with BulkSendError naming the
+    new holder, claims no send after the takeover, and leaves its unsettled sends in flight;
+    the next run finishes the job, each recipient once."""
+    numbers = list(phones(200))
+    slow_sends(sandbox, 0.05)
+    journal = RedisJournal(redis_url, namespace="april", lease_ttl=0.3)
+    sender = BatchSender(client, concurrency=4, key="april", journal=journal)
+    taken_at = 0.0
+    async with (
+        RedisJournal(redis_url, namespace="april") as intruder,
+        aioredis.Redis.from_url(redis_url, decode_responses=True) as raw,
+    ):
+
+        async def consume() -> None:
+            nonlocal taken_at
+            async for outcome in sender.stream(sends(sandbox, numbers)):
+                if outcome.index >= 10 and not taken_at:
+                    # A run whose clock says the lease expired long ago takes it over.
+                    await intruder.acquire_lease("april", owner="intruder", now=time.time() + 60)
+                    seconds, micros = await raw.time()
+                    taken_at = seconds + micros / 1e6
+
+        with pytest.raises(BulkSendError, match=r"'april' lost its lease.*intruder") as stopped:
+            await consume()
+        await journal.close()
+        [run_id] = await raw.hkeys("{april}:runs")
+        entries = {
+            local_id: json.loads(entry)
+            for local_id, entry in (await raw.hgetall("{april}:sends")).items()
+        }
+        late = [e for e in entries.values() if e["r"] == run_id and e["f"] > taken_at]
+        assert late == []
+        assert len(sandbox.ledger) < len(numbers)
+        assert stopped.value.inflight
+        assert all(entries[local_id]["s"] == "inflight" for local_id in stopped.value.inflight)
+        await intruder.release_lease("april", owner="intruder")
+    sandbox.faults = FaultPlan()
+    async with RedisJournal(redis_url, namespace="april") as again:
+        report = await BatchSender(client, key="april", journal=again).send_all(
+            sends(sandbox, numbers)
+        )
+    assert report.ok
+    assert report.skipped == len(sandbox.ledger) - report.sent
+    assert_exactly_once(sandbox, numbers)
+
+
+async def test_lease_expiry_follows_the_servers_clock_not_the_machines(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A holder whose machine clock runs an hour behind still holds its lease for its ttl on
+    the server's clock: a machine with a right clock is refused, then takes over after."""
+    real_time = time.time
+    async with (
+        RedisJournal(redis_url, namespace="clocks") as behind,
+        RedisJournal(redis_url, namespace="clocks") as right,
+    ):
+        monkeypatch.setattr(time, "time", lambda: real_time() - 3600)
+        await behind.acquire_lease("april", owner="behind", ttl=1.0)
+        monkeypatch.setattr(time, "time", real_time)
+        with pytest.raises(BulkSendError, match="held by behind"):
+            await right.acquire_lease("april", owner="right", ttl=1.0)
+        await asyncio.sleep(1.1)
+        assert (await right.acquire_lease("april", owner="right", ttl=1.0)).owner == "right"
 
 
 # --- a worker killed mid-shard -----------------------------------------------------------
