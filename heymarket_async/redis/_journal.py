@@ -31,8 +31,13 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Final, Literal, cast
 from urllib.parse import urlsplit
 
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+try:
+    import redis.asyncio as aioredis
+    from redis.exceptions import RedisError
+except ImportError as exc:  # pragma: no cover - depends on what is installed
+    raise ImportError(
+        'heymarket_async.redis needs the redis extra: pip install "heymarket-async[redis]"'
+    ) from exc
 
 from ..bulk._journal import (
     DEFAULT_LEASE_TTL,
