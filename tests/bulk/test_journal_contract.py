@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from heymarket_async.bulk import Journal
-from heymarket_async.bulk._journal import ChunkRecord, JournalStore
+from heymarket_async.bulk import Journal, JournalStore
+from heymarket_async.bulk._journal import ChunkRecord
 from heymarket_async.errors import BulkSendError
 from heymarket_async.redis import RedisJournal
 
