@@ -20,7 +20,7 @@ from ._broadcast import (
     InvalidRecipient,
     broadcast,
 )
-from ._journal import Journal, JournalEntry
+from ._journal import Journal, JournalEntry, JournalStore
 from ._sender import BatchReport, BatchSender, Outcome, OutcomeStatus, derive_local_id
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "InvalidRecipient",
     "Journal",
     "JournalEntry",
+    "JournalStore",
     "Outcome",
     "OutcomeStatus",
     "broadcast",

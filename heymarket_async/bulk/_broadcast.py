@@ -30,7 +30,7 @@ from ..errors import BulkSendError, HeymarketError, RequestValidationError
 from ..resources._base import unwrap
 from ..resources.messages import SendMessage
 from ..resources.team import build_get_team
-from ._journal import ChunkRecord, Journal, opened
+from ._journal import ChunkRecord, JournalStore, opened
 from ._sender import (
     Delivery,
     OnUnknown,
@@ -159,7 +159,7 @@ def _chunk_ids(key: str, phones: list[str]) -> ChunkRecord:
 @attrs.define
 class _Run:
     client: HeymarketClient
-    journal: Journal
+    journal: JournalStore
     delivery: Delivery
     key: str
     run_id: str
@@ -383,7 +383,7 @@ async def broadcast(
     media_url: str | None = None,
     list_size: int | None = None,
     list_title: str | None = None,
-    journal: Journal | str | os.PathLike[str] | None = None,
+    journal: JournalStore | str | os.PathLike[str] | None = None,
     normalize: bool = False,
     on_unknown: OnUnknown = "reconcile",
     on_chunk: Callable[[Outcome], None] | None = None,
@@ -403,7 +403,8 @@ async def broadcast(
         phones: E.164 digits without ``+``; with ``normalize=True`` common formats such as
             ``+1 (510) 555-3344`` are accepted. Invalid items are reported, never sent.
         key: names the job (1-64 of ``A-Z a-z 0-9 . _ : -``); reuse it to resume.
-        journal: a SQLite path making the job resumable after a crash.
+        journal: a SQLite path (or a :class:`Journal`, or a
+            ``heymarket_async.redis.RedisJournal``) making the job resumable after a crash.
         on_chunk: called with each list broadcast's outcome (``outcome.recipients`` says
             how many phones it covered).
         on_progress: called with a :class:`BroadcastProgress` whenever recipients are

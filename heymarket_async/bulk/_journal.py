@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Final, Literal, TypeVar
+from typing import Final, Literal, Protocol, TypeVar
 
 import attrs
 
@@ -255,6 +255,148 @@ class _Holding:
     ttl: float
     expires_at: float
     lost: str | None = None
+
+
+class JournalStore(Protocol):
+    """What :class:`BatchSender`, :func:`broadcast` and :func:`opened` need of a journal.
+
+    Two implementations: :class:`Journal` (a SQLite file, one machine) and
+    ``heymarket_async.redis.RedisJournal`` (a job that can resume on any machine). Every
+    method raises :class:`~heymarket_async.errors.BulkSendError` when the store fails.
+    """
+
+    @property
+    def is_temporary(self) -> bool:
+        """Whether the journal disappears on close (no resuming from it)."""
+        ...
+
+    async def open(self) -> JournalStore:
+        """Connect (idempotent); returns the journal itself."""
+        ...
+
+    async def close(self) -> None:
+        """Disconnect (a temporary journal is deleted)."""
+        ...
+
+    def lease(
+        self,
+        job: str,
+        *,
+        owner: str | None = None,
+        ttl: float | None = None,
+        run_id: str | None = None,
+    ) -> contextlib.AbstractAsyncContextManager[Lease]:
+        """Hold ``job``'s lease for an ``async with`` block (heartbeat, release on exit)."""
+        ...
+
+    async def acquire_lease(
+        self,
+        job: str,
+        *,
+        owner: str | None = None,
+        ttl: float | None = None,
+        run_id: str | None = None,
+        now: float | None = None,
+    ) -> Lease:
+        """Take ``job``'s lease atomically; refuse a live holder by name."""
+        ...
+
+    async def renew_lease(
+        self, job: str, *, owner: str, ttl: float | None = None, now: float | None = None
+    ) -> Lease:
+        """Extend ``owner``'s lease; refuse when another run took it over."""
+        ...
+
+    async def release_lease(self, job: str, *, owner: str, ending: str = "completed") -> None:
+        """Give up ``owner``'s lease of ``job`` and record how the run ended."""
+        ...
+
+    async def leases(self) -> list[Lease]:
+        """Every lease recorded, live or expired."""
+        ...
+
+    async def get(self, local_id: str) -> JournalEntry | None:
+        """The entry for ``local_id``, or ``None`` if it was never claimed."""
+        ...
+
+    async def claim(
+        self, local_id: str, *, run_id: str, now: float | None = None
+    ) -> tuple[JournalEntry | None, float]:
+        """Commit ``local_id`` as in flight before its first byte leaves (see
+        :meth:`Journal.claim`)."""
+        ...
+
+    async def finish(
+        self,
+        local_id: str,
+        state: Literal["sent", "failed"],
+        *,
+        message_id: int | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Record the end of a send."""
+        ...
+
+    async def counts(self) -> dict[str, int]:
+        """How many entries are in each state."""
+        ...
+
+    async def chunks(self, job_key: str) -> list[ChunkRecord]:
+        """Every list-broadcast chunk recorded for ``job_key``."""
+        ...
+
+    async def recipient_states(
+        self, job_key: str, phones: Sequence[str], *, run_id: str
+    ) -> dict[str, Literal["sent", "duplicate"]]:
+        """Which of ``phones`` need no new send."""
+        ...
+
+    async def claim_recipients(self, job_key: str, phones: Iterable[str], *, run_id: str) -> None:
+        """Note ``phones`` as met in this run."""
+        ...
+
+    async def record_chunk(
+        self, job_key: str, chunk: ChunkRecord, phones: Sequence[str], *, run_id: str
+    ) -> None:
+        """Commit a chunk and its members before its list is created."""
+        ...
+
+    async def chunk_phones(self, send_local_id: str, *, limit: int) -> list[str]:
+        """Up to ``limit`` phones of a chunk."""
+        ...
+
+    async def set_chunk_list(self, send_local_id: str, list_id: int) -> None:
+        """Remember the list created for a chunk."""
+        ...
+
+    async def release_chunk(self, send_local_id: str) -> None:
+        """Forget a chunk that was certainly never sent."""
+        ...
+
+
+class _LeaseHost(Protocol):
+    """What :class:`LeaseScope` needs of a journal (both implementations provide it)."""
+
+    _holdings: dict[str, _Holding]
+    _unsettled: dict[str, set[str]]
+
+    async def acquire_lease(
+        self,
+        job: str,
+        *,
+        owner: str | None = None,
+        ttl: float | None = None,
+        run_id: str | None = None,
+        now: float | None = None,
+    ) -> Lease: ...
+
+    async def release_lease(self, job: str, *, owner: str, ending: str = "completed") -> None: ...
+
+    async def _renew_holding(self, holding: _Holding) -> str | None: ...
+
+    async def _in_flight(self, local_ids: list[str]) -> tuple[str, ...]: ...
+
+    def _describe(self) -> str: ...
 
 
 class Journal:
@@ -620,6 +762,20 @@ class Journal:
         if isinstance(renewed, str):
             raise BulkSendError(renewed)
         return renewed
+
+    def _describe(self) -> str:
+        return f"the journal at {self.path}"
+
+    async def _renew_holding(self, holding: _Holding) -> str | None:
+        """The heartbeat's renewal: ``None`` when renewed, else why the lease is lost."""
+        stamp = time.time()
+        renewed = await self._run(
+            functools.partial(self._renew, holding.job, holding.owner, holding.ttl, stamp)
+        )
+        if isinstance(renewed, str):
+            return renewed
+        holding.expires_at = renewed.expires_at
+        return None
 
     async def release_lease(self, job: str, *, owner: str, ending: str = "completed") -> None:
         """Give up ``owner``'s lease of ``job`` (nothing happens if it is not theirs) and
@@ -1169,7 +1325,7 @@ class LeaseScope:
     """The ``async with`` of :meth:`Journal.lease`; yields the :class:`Lease`."""
 
     def __init__(
-        self, journal: Journal, job: str, *, owner: str, ttl: float | None, run_id: str | None
+        self, journal: _LeaseHost, job: str, *, owner: str, ttl: float | None, run_id: str | None
     ) -> None:
         self.job = job
         self.owner = owner
@@ -1211,27 +1367,21 @@ class LeaseScope:
             await asyncio.sleep(holding.ttl / 3)
             if holding.lost is not None:  # a claim found the lease taken over
                 break
-            stamp = time.time()
             try:
-                renewed = await journal._run(
-                    functools.partial(
-                        journal._renew, holding.job, holding.owner, holding.ttl, stamp
-                    )
-                )
+                lost = await journal._renew_holding(holding)
             except BulkSendError as exc:
                 if time.time() < holding.expires_at:
                     logger.warning("job %r: could not renew its lease (%s)", holding.job, exc)
                     continue
                 holding.lost = (
-                    f"job {holding.job!r} could not renew its lease on the journal at "
-                    f"{journal.path} before it expired ({exc}); this run stopped so that no "
-                    "other run sends alongside it"
+                    f"job {holding.job!r} could not renew its lease on "
+                    f"{journal._describe()} before it expired ({exc}); this run stopped so "
+                    "that no other run sends alongside it"
                 )
                 break
-            if isinstance(renewed, str):
-                holding.lost = renewed
+            if lost is not None:
+                holding.lost = lost
                 break
-            holding.expires_at = renewed.expires_at
         if not self._closing and self._task is not None:
             self._cancel_sent = True
             self._task.cancel()
@@ -1284,9 +1434,12 @@ class LeaseScope:
 
 
 @contextlib.asynccontextmanager
-async def opened(journal: Journal | str | os.PathLike[str] | None) -> AsyncIterator[Journal]:
-    """Open a journal given as an object, a path, or ``None`` (temporary); close what we opened."""
-    if isinstance(journal, Journal):
+async def opened(
+    journal: JournalStore | str | os.PathLike[str] | None,
+) -> AsyncIterator[JournalStore]:
+    """Open a journal given as an object (SQLite or Redis), a path (SQLite), or ``None``
+    (temporary SQLite); close what we opened."""
+    if journal is not None and not isinstance(journal, str | os.PathLike):
         yield await journal.open()
         return
     own = Journal(journal)

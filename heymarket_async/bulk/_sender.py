@@ -53,7 +53,7 @@ from ..resources.messages import (
     build_send_message,
     read_sent_message,
 )
-from ._journal import KEYLESS_JOB, Journal, opened
+from ._journal import KEYLESS_JOB, JournalStore, opened
 
 if TYPE_CHECKING:
     from .._client import HeymarketClient
@@ -222,7 +222,7 @@ class Delivery:
     def __init__(
         self,
         client: HeymarketClient,
-        journal: Journal,
+        journal: JournalStore,
         *,
         run_id: str,
         on_unknown: OnUnknown,
@@ -486,8 +486,10 @@ class BatchSender:
     Args:
         client: an open :class:`~heymarket_async.HeymarketClient`.
         concurrency: most requests in flight at once.
-        journal: a SQLite file path (or :class:`Journal`) that makes the job resumable after
-            a crash; ``None`` keeps the bookkeeping in a temporary file for this run only.
+        journal: a SQLite file path (or :class:`Journal`, or a
+            ``heymarket_async.redis.RedisJournal`` shared by many machines) that makes the
+            job resumable after a crash; ``None`` keeps the bookkeeping in a temporary file
+            for this run only.
         on_unknown: ``"reconcile"`` keeps looking up an ambiguous send (several rounds with
             backoff) until history answers; ``"fail"`` gives up at the first failed lookup
             and reports ``unknown``.
@@ -517,7 +519,7 @@ class BatchSender:
         client: HeymarketClient,
         *,
         concurrency: int = 8,
-        journal: Journal | str | os.PathLike[str] | None = None,
+        journal: JournalStore | str | os.PathLike[str] | None = None,
         on_unknown: OnUnknown = "reconcile",
         key: str | None = None,
         on_outcome: ProgressHook | None = None,
@@ -537,7 +539,7 @@ class BatchSender:
         self.concurrency = concurrency
         self._journal = journal
         self._resumable = journal is not None and not (
-            isinstance(journal, Journal) and journal.is_temporary
+            not isinstance(journal, str | os.PathLike) and journal.is_temporary
         )
         self._on_unknown: OnUnknown = on_unknown
         self._key = None if key is None else _check_key(key)

@@ -1,7 +1,8 @@
-"""Scaling out over several processes and machines through Redis (``heymarket-async[redis]``).
+"""Many processes on one API key, through one Redis server (``heymarket-async[redis]``).
 
 ``RedisRateLimiter`` keeps every client that shares its Redis URL and ``name`` under one
-rate limit, with an interactive lane that bulk traffic cannot starve.
+rate limit, with an interactive lane that bulk traffic cannot starve. ``RedisJournal`` is
+the bulk journal in Redis, so a job can resume on another machine.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
         "heymarket_async.redis needs the redis extra: pip install 'heymarket-async[redis]'"
     ) from exc
 
+from ._journal import RedisJournal
 from ._limiter import RedisRateLimiter
 
-__all__ = ["RedisRateLimiter"]
+__all__ = ["RedisJournal", "RedisRateLimiter"]

@@ -14,7 +14,7 @@ def test_the_core_package_never_imports_redis() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)  # noqa: S603
 
 
-def test_the_redis_package_exports_the_limiter() -> None:
+def test_the_redis_package_exports_the_limiter_and_the_journal() -> None:
     import heymarket_async.redis  # noqa: PLC0415 - the import is what is tested
 
-    assert heymarket_async.redis.__all__ == ["RedisRateLimiter"]
+    assert heymarket_async.redis.__all__ == ["RedisJournal", "RedisRateLimiter"]
