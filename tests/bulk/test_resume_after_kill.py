@@ -73,5 +73,8 @@ async def test_sigkill_at_any_point_then_resume_sends_each_once(tmp_path: Path) 
             )
         assert report.ok
         assert report.sent + report.skipped == count
-        assert report.skipped == killed_with  # everything the killed runs delivered, no more
+        # Everything the killed runs delivered is skipped, or reported sent after a lookup
+        # found it (when an earlier lookup of it failed); nothing else is skipped.
+        assert report.skipped <= killed_with
+        assert killed_with - report.skipped <= report.reconciled
         assert_exactly_once(sb, numbers)
