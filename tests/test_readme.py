@@ -68,3 +68,35 @@ async def test_readme_sending_examples_run_against_the_sandbox(function: str) ->
     exec(compile(block, f"README {function}", "exec"), namespace)  # noqa: S102
     async with Sandbox() as sandbox, HeymarketClient(**sandbox.client_kwargs()) as hm:
         await namespace[function](hm)
+
+
+async def test_readme_scaling_out_example_runs_against_redis_and_the_sandbox(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The "Scaling out" example, with its Redis URL pointed at a real local server and
+    the environment at the sandbox, sends every request exactly once."""
+    from heymarket_async import SendMessage  # noqa: PLC0415
+    from heymarket_async.sandbox import Sandbox  # noqa: PLC0415
+
+    [block] = [b for b in BLOCKS if "async def send_shard(" in b]
+    namespace: dict[str, Any] = {}
+    exec(compile(block, "README scaling out", "exec"), namespace)  # noqa: S102
+    namespace["REDIS"] = redis_url
+    async with Sandbox(dedupe_individual_sends=False) as sandbox:
+        monkeypatch.setenv("HEYMARKET_BASE_URL", sandbox.url)
+        monkeypatch.setenv("HEYMARKET_SECRET_ID", sandbox.secret_id)
+        monkeypatch.setenv("HEYMARKET_SECRET_KEY", sandbox.secret_key)
+        monkeypatch.delenv("HEYMARKET_API_KEY", raising=False)
+        phones = [f"1510555{i:04d}" for i in range(20)]
+        requests = [
+            SendMessage(
+                inbox_id=sandbox.default_inbox_id,
+                creator_id=sandbox.default_creator_id,
+                phone_number=phone,
+                text="Hi",
+            )
+            for phone in phones
+        ]
+        await namespace["send_shard"](requests, 3)
+        await namespace["send_shard"](requests, 3)  # a rerun sends nothing
+        assert sandbox.ledger_counts_by_recipient() == dict.fromkeys(phones, 1)
