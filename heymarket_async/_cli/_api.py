@@ -7,7 +7,6 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .._validation import normalize_phone
-from ..resources.schedules import ScheduledContent
 from ._args import (
     HELP_FORMATTER,
     Subparsers,
@@ -200,6 +199,8 @@ async def run_lists_delete(args: argparse.Namespace, out: Output) -> int:
 
 
 def _schedule_fields(args: argparse.Namespace) -> dict[str, Any]:
+    from ..resources.schedules import ScheduledContent  # noqa: PLC0415 - loaded when the command runs, not for --help
+
     phone = _phone(args.phone, normalize=args.normalize)
     content = ScheduledContent(**_only_given(text=args.text, template=args.template, to=phone))
     return {

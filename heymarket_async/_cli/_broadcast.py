@@ -17,21 +17,12 @@ import csv
 import time
 from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import Any, Final, Literal, TextIO
+from typing import TYPE_CHECKING, Any, Final, Literal, TextIO
 
 import attrs
 
 from .._validation import check_phone, normalize_phone
-from ..bulk import (
-    BatchSender,
-    BroadcastProgress,
-    Outcome,
-    OutcomeStatus,
-    broadcast,
-    derive_local_id,
-)
 from ..errors import RequestValidationError
-from ..resources.messages import SendMessage
 from ._args import (
     HELP_FORMATTER,
     Subparsers,
@@ -42,6 +33,10 @@ from ._args import (
     positive_int,
 )
 from ._output import CommandError, ExitCode, Output, ProgressBar, error_line
+
+if TYPE_CHECKING:
+    from ..bulk import BroadcastProgress, Outcome
+    from ..resources.messages import SendMessage
 
 Mode = Literal["list", "individual"]
 
@@ -211,6 +206,8 @@ def _content(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _row_send(args: argparse.Namespace, row: Row) -> SendMessage:
+    from ..resources.messages import SendMessage  # noqa: PLC0415 - loaded when the command runs, not for --help
+
     content = _content(args)
     if row.text is not None:
         content["text"] = row.text
@@ -225,6 +222,9 @@ def _check_job(args: argparse.Namespace, mode: Mode) -> None:
     Raises:
         RequestValidationError: nothing was sent.
     """
+    from ..bulk import derive_local_id  # noqa: PLC0415 - loaded when the command runs, not for --help
+    from ..resources.messages import SendMessage  # noqa: PLC0415 - loaded when the command runs, not for --help
+
     content = _content(args)
     if mode == "list":
         probe = SendMessage(
@@ -257,6 +257,8 @@ class _Result:
     problems: list[dict[str, Any]] = attrs.Factory(list)
 
     def add(self, outcome: Outcome, row: Row) -> None:
+        from ..bulk import OutcomeStatus  # noqa: PLC0415 - loaded when the command runs, not for --help
+
         self.recipients += 1
         self.reconciled += outcome.reconciled
         if outcome.status is OutcomeStatus.SENT:
@@ -286,6 +288,8 @@ async def _send_lists(
     bar: ProgressBar,
     result: _Result,
 ) -> None:
+    from ..bulk import OutcomeStatus, broadcast  # noqa: PLC0415 - loaded when the command runs, not for --help
+
     def phones() -> Iterator[str]:
         for line, record in data_records(args.csv, layout):
             row = checker.check(line, record)
@@ -347,6 +351,8 @@ async def _send_individually(
     bar: ProgressBar,
     result: _Result,
 ) -> None:
+    from ..bulk import BatchSender  # noqa: PLC0415 - loaded when the command runs, not for --help
+
     # Rows whose outcome is pending, by input position: bounded by the sender's concurrency.
     pending: dict[int, Row] = {}
 
@@ -379,6 +385,8 @@ def _dry_run(
     args: argparse.Namespace, layout: CsvLayout, checker: RowChecker, mode: Mode
 ) -> list[dict[str, Any]]:
     """Validate every row without any network; the first sends as a preview."""
+    from ..bulk import derive_local_id  # noqa: PLC0415 - loaded when the command runs, not for --help
+
     preview: list[dict[str, Any]] = []
     recipients = 0
     for line, record in data_records(args.csv, layout):

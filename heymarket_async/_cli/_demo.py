@@ -23,8 +23,6 @@ import attrs
 
 from .._client import HeymarketClient
 from .._config import RetryPolicy
-from ..bulk import BatchSender, OutcomeStatus, broadcast
-from ..resources.messages import SendMessage
 from ._args import (
     FAULT_KINDS,
     HELP_FORMATTER,
@@ -38,6 +36,7 @@ from ._args import (
 from ._output import CommandError, ExitCode, Output
 
 if TYPE_CHECKING:
+    from ..bulk import OutcomeStatus
     from ..sandbox import Sandbox
 
 SEND_ROUTE: Final = "POST /v1/message/send"
@@ -128,6 +127,8 @@ class _Demo:
     claimed: dict[str, OutcomeStatus] = attrs.Factory(dict)
 
     async def broadcast_phase(self, hm: HeymarketClient) -> None:
+        from ..bulk import broadcast  # noqa: PLC0415 - loaded when the command runs, not for --help
+
         args, stats, phase = self.args, self.sandbox.stats, self.lists
         requests_before = stats.total_requests
         writes_before = stats.requests(SEND_ROUTE) + stats.requests(LIST_ROUTE)
@@ -157,6 +158,9 @@ class _Demo:
         phase.send_retries = writes - len(report.chunks) - report.lists_created
 
     async def individual_phase(self, hm: HeymarketClient) -> None:
+        from ..bulk import BatchSender, OutcomeStatus  # noqa: PLC0415 - loaded when the command runs, not for --help
+        from ..resources.messages import SendMessage  # noqa: PLC0415 - loaded when the command runs, not for --help
+
         args, stats, phase = self.args, self.sandbox.stats, self.singles
         requests_before = stats.total_requests
         sends_before = stats.requests(SEND_ROUTE)
@@ -189,6 +193,8 @@ class _Demo:
 
     def ground_truth(self) -> GroundTruth:
         """Compare the sandbox's ledger of committed sends with the requested recipients."""
+        from ..bulk import OutcomeStatus  # noqa: PLC0415 - loaded when the command runs, not for --help
+
         counts = self.sandbox.ledger_counts_by_recipient()
         wanted_lists = set(_numbers("510", self.args.broadcast))
         wanted = wanted_lists | set(_numbers("650", self.args.count))
