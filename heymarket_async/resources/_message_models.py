@@ -1,6 +1,6 @@
-"""Messages without I/O: the models, the request builders and the answer readers of §2.1
-and §2.3, and the team-wide history walk. The reconciler and the ``Messages`` service
-(:mod:`.messages`, which re-exports every name here) both build on this module.
+"""The message models, request builders and answer readers (§2.1, §2.3) and the team-wide
+history walk. Both the reconciler and the ``Messages`` service (:mod:`.messages`, which
+re-exports these names) build on this module, so it imports neither.
 """
 
 from __future__ import annotations
