@@ -5,20 +5,20 @@ from __future__ import annotations
 import importlib as _importlib
 import typing as _typing
 
-from ._client import HeymarketClient
-from ._config import (
-    DEFAULT_RETRY,
-    DEFAULT_TIMEOUTS,
-    USE_CLIENT_DEFAULT,
-    RetryPolicy,
-    Timeouts,
-)
-from ._protocol import ApiRequest, ApiResponse
-from ._validation import normalize_phone
 from ._version import version as _version
-from .resources._base import ResponseList
 
 if _typing.TYPE_CHECKING:  # static analysis and IDEs see every name; runtime loads on first use
+    from ._client import HeymarketClient
+    from ._config import (
+        DEFAULT_RETRY,
+        DEFAULT_TIMEOUTS,
+        USE_CLIENT_DEFAULT,
+        RetryPolicy,
+        Timeouts,
+    )
+    from ._protocol import ApiRequest, ApiResponse
+    from ._validation import normalize_phone
+    from .resources._base import ResponseList
     from .resources.contacts import (
         Contact,
         ContactBatchResult,
@@ -175,73 +175,84 @@ __all__ = [
 ]
 
 
-# The resource models load with their module on first use (``heymarket_async.Contact``
-# imports ``resources.contacts`` then), keeping ``import heymarket_async`` cheap.
+# Every public name loads with its module on first use (``heymarket_async.Contact`` imports
+# ``resources.contacts`` then): a program, or the ``heymarket`` command, pays at start-up
+# only for the parts it touches.
 _LAZY_EXPORTS: _typing.Final[dict[str, str]] = {
-    "Acknowledgement": "conversations",
-    "Attachment": "schedules",
-    "ChangeConversationState": "conversations",
-    "Contact": "contacts",
-    "ContactBatchResult": "contacts",
-    "ContactChannel": "contacts_v2",
-    "ContactChannelInput": "contacts_v2",
-    "ContactFailure": "contacts",
-    "ContactField": "contacts",
-    "ContactNote": "contacts",
-    "ContactPayload": "contacts",
-    "ContactSaved": "contacts",
-    "ContactStatus": "contacts",
-    "ContactUpsertResult": "contacts_v2",
-    "ContactV2": "contacts_v2",
-    "Conversation": "messages",
-    "ConversationMember": "messages",
-    "CreateContact": "contacts",
-    "CreateContactV2": "contacts_v2",
-    "CreateList": "lists",
-    "CreateSchedule": "schedules",
-    "CreateTag": "tags",
-    "CreateTemplate": "templates",
-    "DeleteList": "lists",
-    "GalleryContent": "templates",
-    "GalleryEntry": "schedules",
-    "Inbox": "inboxes",
-    "ListCreated": "lists",
-    "ListDeleted": "lists",
-    "ListUpdated": "lists",
-    "MarkConversation": "conversations",
-    "Message": "messages",
-    "MessagingStatus": "contacts",
-    "ReassignConversation": "conversations",
-    "Schedule": "schedules",
-    "ScheduleCreated": "schedules",
-    "ScheduleDeleted": "schedules",
-    "ScheduleMeta": "schedules",
-    "ScheduleMetaContent": "schedules",
-    "ScheduleUpdated": "schedules",
-    "ScheduledContent": "schedules",
-    "SendEmail": "email",
-    "SendMessage": "messages",
-    "SentEmail": "email",
-    "SentMessage": "messages",
-    "Survey": "surveys",
-    "Tag": "tags",
-    "TagCreated": "tags",
-    "TagDeleted": "tags",
-    "Team": "team",
-    "TeamMember": "team",
-    "TeamUser": "users",
-    "Template": "templates",
-    "TemplateContent": "templates",
-    "TemplateCreated": "templates",
-    "TemplateDeleted": "templates",
-    "TemplateUpdated": "templates",
-    "TransferConversation": "conversations",
-    "UpdateContact": "contacts",
-    "UpdateContactV2": "contacts_v2",
-    "UpdateList": "lists",
-    "UpdateSchedule": "schedules",
-    "UpdateTemplate": "templates",
-    "UserUpdate": "users",
+    "Acknowledgement": "resources.conversations",
+    "ApiRequest": "_protocol",
+    "ApiResponse": "_protocol",
+    "Attachment": "resources.schedules",
+    "ChangeConversationState": "resources.conversations",
+    "Contact": "resources.contacts",
+    "ContactBatchResult": "resources.contacts",
+    "ContactChannel": "resources.contacts_v2",
+    "ContactChannelInput": "resources.contacts_v2",
+    "ContactFailure": "resources.contacts",
+    "ContactField": "resources.contacts",
+    "ContactNote": "resources.contacts",
+    "ContactPayload": "resources.contacts",
+    "ContactSaved": "resources.contacts",
+    "ContactStatus": "resources.contacts",
+    "ContactUpsertResult": "resources.contacts_v2",
+    "ContactV2": "resources.contacts_v2",
+    "Conversation": "resources.messages",
+    "ConversationMember": "resources.messages",
+    "CreateContact": "resources.contacts",
+    "CreateContactV2": "resources.contacts_v2",
+    "CreateList": "resources.lists",
+    "CreateSchedule": "resources.schedules",
+    "CreateTag": "resources.tags",
+    "CreateTemplate": "resources.templates",
+    "DEFAULT_RETRY": "_config",
+    "DEFAULT_TIMEOUTS": "_config",
+    "DeleteList": "resources.lists",
+    "GalleryContent": "resources.templates",
+    "GalleryEntry": "resources.schedules",
+    "HeymarketClient": "_client",
+    "Inbox": "resources.inboxes",
+    "ListCreated": "resources.lists",
+    "ListDeleted": "resources.lists",
+    "ListUpdated": "resources.lists",
+    "MarkConversation": "resources.conversations",
+    "Message": "resources.messages",
+    "MessagingStatus": "resources.contacts",
+    "ReassignConversation": "resources.conversations",
+    "ResponseList": "resources._base",
+    "RetryPolicy": "_config",
+    "Schedule": "resources.schedules",
+    "ScheduleCreated": "resources.schedules",
+    "ScheduleDeleted": "resources.schedules",
+    "ScheduleMeta": "resources.schedules",
+    "ScheduleMetaContent": "resources.schedules",
+    "ScheduleUpdated": "resources.schedules",
+    "ScheduledContent": "resources.schedules",
+    "SendEmail": "resources.email",
+    "SendMessage": "resources.messages",
+    "SentEmail": "resources.email",
+    "SentMessage": "resources.messages",
+    "Survey": "resources.surveys",
+    "Tag": "resources.tags",
+    "TagCreated": "resources.tags",
+    "TagDeleted": "resources.tags",
+    "Team": "resources.team",
+    "TeamMember": "resources.team",
+    "TeamUser": "resources.users",
+    "Template": "resources.templates",
+    "TemplateContent": "resources.templates",
+    "TemplateCreated": "resources.templates",
+    "TemplateDeleted": "resources.templates",
+    "TemplateUpdated": "resources.templates",
+    "Timeouts": "_config",
+    "TransferConversation": "resources.conversations",
+    "USE_CLIENT_DEFAULT": "_config",
+    "UpdateContact": "resources.contacts",
+    "UpdateContactV2": "resources.contacts_v2",
+    "UpdateList": "resources.lists",
+    "UpdateSchedule": "resources.schedules",
+    "UpdateTemplate": "resources.templates",
+    "UserUpdate": "resources.users",
+    "normalize_phone": "_validation",
 }
 
 
@@ -250,7 +261,7 @@ def __getattr__(name: str) -> _typing.Any:
         return _version()
     module = _LAZY_EXPORTS.get(name)
     if module is not None:
-        value = getattr(_importlib.import_module(f".resources.{module}", __name__), name)
+        value = getattr(_importlib.import_module(f".{module}", __name__), name)
         globals()[name] = value  # later lookups are plain attribute reads
         return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
-from .._client import HeymarketClient
 from .._config import RetryPolicy
 from ._args import (
     FAULT_KINDS,
@@ -36,6 +35,7 @@ from ._args import (
 from ._output import CommandError, ExitCode, Output
 
 if TYPE_CHECKING:
+    from .._client import HeymarketClient
     from ..bulk import OutcomeStatus
     from ..sandbox import Sandbox
 
@@ -312,6 +312,8 @@ async def run_demo(args: argparse.Namespace, out: Output) -> int:
         list_size=args.list_size,
         faults=FaultPlan.chaos(args.fault_rate, seed=args.seed, kinds=args.fault_kinds),
     )
+    from .._client import HeymarketClient  # noqa: PLC0415 - loaded when the command runs, not for --help
+
     demo = _Demo(
         args=args,
         out=out,
