@@ -395,8 +395,13 @@ def read_sent_message(response: ApiResponse, send: SendMessage) -> SentMessage:
         UnexpectedResponseError: the answer cannot be read; the message WAS accepted, and
             the error carries its ``local_id`` for a lookup.
     """
-    sent = read_model(response, SentMessage, wrapper="message", local_id=send.local_id)
-    return sent if sent.local_id is not None else attrs.evolve(sent, local_id=send.local_id)
+    return read_model(
+        response,
+        SentMessage,
+        wrapper="message",
+        local_id=send.local_id,
+        missing={"local_id": send.local_id},
+    )
 
 
 # --- Team-wide paging ----------------------------------------------------------------------
