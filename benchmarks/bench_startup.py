@@ -13,6 +13,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 import attrs
@@ -50,6 +51,9 @@ def _run(code: str) -> tuple[float, float]:
         [sys.executable, "-c", code],
         check=True,
         stdout=subprocess.DEVNULL,
+        # Not the checkout: `python -c` puts its working directory first on sys.path, which
+        # would shadow a PYTHONPATH pointing at another version of the package.
+        cwd=tempfile.gettempdir(),
     )
     return _children_cpu() - cpu, time.perf_counter() - wall
 

@@ -122,6 +122,19 @@ async def case_overhead(args: argparse.Namespace) -> list[Row]:
             " (no socket noise)",
         )
     )
+    own_typed, own_raw = await bench_overhead.own_work_us(
+        calls=calls, rounds=max(rounds, 3), typed=True
+    )
+    added = own_typed - own_raw
+    rows.append(
+        (
+            "1",
+            "own work, answers canned: SDK typed vs raw",
+            f"{own_typed:5.1f} vs {own_raw:.1f} µs CPU/req → typed adds {added:.1f}",
+            f"(raw c={TARGET_CONCURRENCY} + added)/raw = {(raw8 + added) / raw8:.3f}"
+            " (no socket noise)",
+        )
+    )
     return rows
 
 
