@@ -9,8 +9,9 @@ from heymarket_async import errors
 
 def test_all_lists_exactly_the_public_names() -> None:
     """`__all__` is sorted, complete and every name in it exists."""
+    assert set(heymarket_async._LAZY_EXPORTS) == set(heymarket_async.__all__)
     for name in heymarket_async.__all__:
-        getattr(heymarket_async, name)  # models load on first use; this loads them all
+        getattr(heymarket_async, name)  # names load on first use; this loads them all
     assert set(heymarket_async.__all__) <= set(dir(heymarket_async))
     public = {
         name
