@@ -256,15 +256,20 @@ _LAZY_EXPORTS: _typing.Final[dict[str, str]] = {
 }
 
 
-def __getattr__(name: str) -> _typing.Any:
-    if name == "__version__":
-        return _version()
-    module = _LAZY_EXPORTS.get(name)
-    if module is not None:
-        value = getattr(_importlib.import_module(f".{module}", __name__), name)
-        globals()[name] = value  # later lookups are plain attribute reads
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+if _typing.TYPE_CHECKING:
+    __version__: str
+else:
+    # Hidden from type checkers, which see the imports above: a misspelt name stays an
+    # error for them instead of an attribute of type Any.
+    def __getattr__(name: str) -> _typing.Any:
+        if name == "__version__":
+            return _version()
+        module = _LAZY_EXPORTS.get(name)
+        if module is not None:
+            value = getattr(_importlib.import_module(f".{module}", __name__), name)
+            globals()[name] = value  # later lookups are plain attribute reads
+            return value
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
