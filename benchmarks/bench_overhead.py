@@ -285,11 +285,11 @@ class _CannedRaw(Contender):
         return json.loads(body)
 
 
-async def own_work_us(*, calls: int, rounds: int) -> tuple[float, float]:
+async def own_work_us(*, calls: int, rounds: int, typed: bool = False) -> tuple[float, float]:
     """Median CPU µs per request, with answers canned instead of sent, of the SDK's
-    ``hm.request`` and of the raw contender's own code: per-request work without socket
-    noise (their difference is what the SDK adds)."""
-    sdk = SdkRequest()
+    ``hm.request`` (or, with ``typed``, its typed calls) and of the raw contender's own
+    code: per-request work without socket noise (their difference is what the SDK adds)."""
+    sdk: SdkRequest | SdkTyped = SdkTyped() if typed else SdkRequest()
     await sdk.open(ServerInfo("http://127.0.0.1:9", BENCH_SECRET_ID, BENCH_SECRET_KEY, ""))
     sdk._hm._transport = _CannedTransport()  # type: ignore[assignment]
     raw = _CannedRaw()

@@ -6,7 +6,7 @@
 Cases: 1 SDK overhead vs raw aiohttp and httpx, 2 token cost, 3 model cost, 4 bulk rate
 against the limit, 5 bulk memory at scale, 6 sandbox throughput, 7 limiter rate under a
 trickle of 429s, 8 the shared Redis limiter next to the in-process one and ``limits``,
-9 a CSV broadcast killed and rerun. See benchmarks/README.md.
+9 a CSV broadcast killed and rerun, 10 start-up cost. See benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ import bench_limiter
 import bench_overhead
 import bench_redis_limiter
 import bench_sandbox
+import bench_startup
 import bench_token
 from _harness import server_process
 
@@ -43,6 +44,7 @@ import heymarket_async
 Row = tuple[str, str, str, str]
 TARGET_RATIO = 1.15  # SDK/raw aiohttp CPU per request at concurrency 8
 TARGET_CONCURRENCY = 8
+TARGET_STARTUP_RATIO = 1.3  # whole-process CPU against `import aiohttp` alone
 
 
 def _mb(n: int) -> str:
@@ -120,6 +122,19 @@ async def case_overhead(args: argparse.Namespace) -> list[Row]:
             "1",
             "own work, answers canned: SDK hm.request vs raw",
             f"{own_sdk:5.1f} vs {own_raw:.1f} µs CPU/req → SDK adds {added:.1f}",
+            f"(raw c={TARGET_CONCURRENCY} + added)/raw = {(raw8 + added) / raw8:.3f}"
+            " (no socket noise)",
+        )
+    )
+    own_typed, own_raw = await bench_overhead.own_work_us(
+        calls=calls, rounds=max(rounds, 3), typed=True
+    )
+    added = own_typed - own_raw
+    rows.append(
+        (
+            "1",
+            "own work, answers canned: SDK typed vs raw",
+            f"{own_typed:5.1f} vs {own_raw:.1f} µs CPU/req → typed adds {added:.1f}",
             f"(raw c={TARGET_CONCURRENCY} + added)/raw = {(raw8 + added) / raw8:.3f}"
             " (no socket noise)",
         )
@@ -304,6 +319,28 @@ async def case_crash_rerun(args: argparse.Namespace) -> list[Row]:
     ]
 
 
+def case_startup(args: argparse.Namespace) -> list[Row]:
+    rounds = 3 if args.quick else args.startup_rounds
+    rows: list[Row] = []
+    for r in bench_startup.measure(rounds=rounds):
+        if r.ratio is None:
+            check = "baseline"
+        elif r.name.startswith("python"):
+            check = f"x{r.ratio:.2f} of the baseline (the interpreter alone)"
+        else:
+            met = "met" if r.ratio <= TARGET_STARTUP_RATIO else "MISSED"
+            check = f"x{r.ratio:.2f} · target <= {TARGET_STARTUP_RATIO}: {met}"
+        rows.append(
+            (
+                "10",
+                f"start-up: {r.name}",
+                f"{r.cpu * 1000:.0f} ms CPU, {r.wall * 1000:.0f} ms wall (median of {rounds})",
+                check,
+            )
+        )
+    return rows
+
+
 def _table(rows: list[Row]) -> str:
     header: Row = ("case", "measurement", "value", "ratio / check")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
@@ -377,6 +414,8 @@ async def main(args: argparse.Namespace) -> None:
         rows += await case_redis_limiter(args)
     if 9 in cases:
         rows += await case_crash_rerun(args)
+    if 10 in cases:
+        rows += case_startup(args)
     print()
     print(_table(rows))
     print()
@@ -386,9 +425,14 @@ async def main(args: argparse.Namespace) -> None:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="smoke mode: tiny sizes")
-    parser.add_argument("--cases", default="1,2,3,4,5,6,7,8,9", help="comma-separated case numbers")
+    parser.add_argument(
+        "--cases", default="1,2,3,4,5,6,7,8,9,10", help="comma-separated case numbers"
+    )
     parser.add_argument("--calls", type=int, default=1500, help="case 1: calls per sample")
     parser.add_argument("--rounds", type=int, default=11, help="case 1: interleaved rounds")
+    parser.add_argument(
+        "--startup-rounds", type=int, default=15, help="case 10: interleaved rounds"
+    )
     parser.add_argument(
         "--memory-sizes",
         type=lambda s: tuple(int(x) for x in s.split(",")),

@@ -2,95 +2,100 @@
 
 from __future__ import annotations
 
-from ._client import HeymarketClient
-from ._config import (
-    DEFAULT_RETRY,
-    DEFAULT_TIMEOUTS,
-    USE_CLIENT_DEFAULT,
-    RetryPolicy,
-    Timeouts,
-)
-from ._protocol import ApiRequest, ApiResponse
-from ._validation import normalize_phone
+import importlib as _importlib
+import typing as _typing
+
 from ._version import version as _version
-from .resources._base import ResponseList
-from .resources.contacts import (
-    Contact,
-    ContactBatchResult,
-    ContactFailure,
-    ContactField,
-    ContactNote,
-    ContactPayload,
-    ContactSaved,
-    ContactStatus,
-    CreateContact,
-    MessagingStatus,
-    UpdateContact,
-)
-from .resources.contacts_v2 import (
-    ContactChannel,
-    ContactChannelInput,
-    ContactUpsertResult,
-    ContactV2,
-    CreateContactV2,
-    UpdateContactV2,
-)
-from .resources.conversations import (
-    Acknowledgement,
-    ChangeConversationState,
-    MarkConversation,
-    ReassignConversation,
-    TransferConversation,
-)
-from .resources.email import SendEmail, SentEmail
-from .resources.inboxes import Inbox
-from .resources.lists import (
-    CreateList,
-    DeleteList,
-    ListCreated,
-    ListDeleted,
-    ListUpdated,
-    UpdateList,
-)
-from .resources.messages import (
-    Conversation,
-    ConversationMember,
-    Message,
-    SendMessage,
-    SentMessage,
-)
-from .resources.schedules import (
-    Attachment,
-    CreateSchedule,
-    GalleryEntry,
-    Schedule,
-    ScheduleCreated,
-    ScheduledContent,
-    ScheduleDeleted,
-    ScheduleMeta,
-    ScheduleMetaContent,
-    ScheduleUpdated,
-    UpdateSchedule,
-)
-from .resources.surveys import Survey
-from .resources.tags import (
-    CreateTag,
-    Tag,
-    TagCreated,
-    TagDeleted,
-)
-from .resources.team import Team, TeamMember
-from .resources.templates import (
-    CreateTemplate,
-    GalleryContent,
-    Template,
-    TemplateContent,
-    TemplateCreated,
-    TemplateDeleted,
-    TemplateUpdated,
-    UpdateTemplate,
-)
-from .resources.users import TeamUser, UserUpdate
+
+if _typing.TYPE_CHECKING:  # static analysis and IDEs see every name; runtime loads on first use
+    from ._client import HeymarketClient
+    from ._config import (
+        DEFAULT_RETRY,
+        DEFAULT_TIMEOUTS,
+        USE_CLIENT_DEFAULT,
+        RetryPolicy,
+        Timeouts,
+    )
+    from ._protocol import ApiRequest, ApiResponse
+    from ._validation import normalize_phone
+    from .resources._base import ResponseList
+    from .resources.contacts import (
+        Contact,
+        ContactBatchResult,
+        ContactFailure,
+        ContactField,
+        ContactNote,
+        ContactPayload,
+        ContactSaved,
+        ContactStatus,
+        CreateContact,
+        MessagingStatus,
+        UpdateContact,
+    )
+    from .resources.contacts_v2 import (
+        ContactChannel,
+        ContactChannelInput,
+        ContactUpsertResult,
+        ContactV2,
+        CreateContactV2,
+        UpdateContactV2,
+    )
+    from .resources.conversations import (
+        Acknowledgement,
+        ChangeConversationState,
+        MarkConversation,
+        ReassignConversation,
+        TransferConversation,
+    )
+    from .resources.email import SendEmail, SentEmail
+    from .resources.inboxes import Inbox
+    from .resources.lists import (
+        CreateList,
+        DeleteList,
+        ListCreated,
+        ListDeleted,
+        ListUpdated,
+        UpdateList,
+    )
+    from .resources.messages import (
+        Conversation,
+        ConversationMember,
+        Message,
+        SendMessage,
+        SentMessage,
+    )
+    from .resources.schedules import (
+        Attachment,
+        CreateSchedule,
+        GalleryEntry,
+        Schedule,
+        ScheduleCreated,
+        ScheduledContent,
+        ScheduleDeleted,
+        ScheduleMeta,
+        ScheduleMetaContent,
+        ScheduleUpdated,
+        UpdateSchedule,
+    )
+    from .resources.surveys import Survey
+    from .resources.tags import (
+        CreateTag,
+        Tag,
+        TagCreated,
+        TagDeleted,
+    )
+    from .resources.team import Team, TeamMember
+    from .resources.templates import (
+        CreateTemplate,
+        GalleryContent,
+        Template,
+        TemplateContent,
+        TemplateCreated,
+        TemplateDeleted,
+        TemplateUpdated,
+        UpdateTemplate,
+    )
+    from .resources.users import TeamUser, UserUpdate
 
 __all__ = [
     "Acknowledgement",
@@ -170,7 +175,102 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> str:
-    if name == "__version__":
-        return _version()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# Every public name loads with its module on first use (``heymarket_async.Contact`` imports
+# ``resources.contacts`` then): a program, or the ``heymarket`` command, pays at start-up
+# only for the parts it touches.
+_LAZY_EXPORTS: _typing.Final[dict[str, str]] = {
+    "Acknowledgement": "resources.conversations",
+    "ApiRequest": "_protocol",
+    "ApiResponse": "_protocol",
+    "Attachment": "resources.schedules",
+    "ChangeConversationState": "resources.conversations",
+    "Contact": "resources.contacts",
+    "ContactBatchResult": "resources.contacts",
+    "ContactChannel": "resources.contacts_v2",
+    "ContactChannelInput": "resources.contacts_v2",
+    "ContactFailure": "resources.contacts",
+    "ContactField": "resources.contacts",
+    "ContactNote": "resources.contacts",
+    "ContactPayload": "resources.contacts",
+    "ContactSaved": "resources.contacts",
+    "ContactStatus": "resources.contacts",
+    "ContactUpsertResult": "resources.contacts_v2",
+    "ContactV2": "resources.contacts_v2",
+    "Conversation": "resources.messages",
+    "ConversationMember": "resources.messages",
+    "CreateContact": "resources.contacts",
+    "CreateContactV2": "resources.contacts_v2",
+    "CreateList": "resources.lists",
+    "CreateSchedule": "resources.schedules",
+    "CreateTag": "resources.tags",
+    "CreateTemplate": "resources.templates",
+    "DEFAULT_RETRY": "_config",
+    "DEFAULT_TIMEOUTS": "_config",
+    "DeleteList": "resources.lists",
+    "GalleryContent": "resources.templates",
+    "GalleryEntry": "resources.schedules",
+    "HeymarketClient": "_client",
+    "Inbox": "resources.inboxes",
+    "ListCreated": "resources.lists",
+    "ListDeleted": "resources.lists",
+    "ListUpdated": "resources.lists",
+    "MarkConversation": "resources.conversations",
+    "Message": "resources.messages",
+    "MessagingStatus": "resources.contacts",
+    "ReassignConversation": "resources.conversations",
+    "ResponseList": "resources._base",
+    "RetryPolicy": "_config",
+    "Schedule": "resources.schedules",
+    "ScheduleCreated": "resources.schedules",
+    "ScheduleDeleted": "resources.schedules",
+    "ScheduleMeta": "resources.schedules",
+    "ScheduleMetaContent": "resources.schedules",
+    "ScheduleUpdated": "resources.schedules",
+    "ScheduledContent": "resources.schedules",
+    "SendEmail": "resources.email",
+    "SendMessage": "resources.messages",
+    "SentEmail": "resources.email",
+    "SentMessage": "resources.messages",
+    "Survey": "resources.surveys",
+    "Tag": "resources.tags",
+    "TagCreated": "resources.tags",
+    "TagDeleted": "resources.tags",
+    "Team": "resources.team",
+    "TeamMember": "resources.team",
+    "TeamUser": "resources.users",
+    "Template": "resources.templates",
+    "TemplateContent": "resources.templates",
+    "TemplateCreated": "resources.templates",
+    "TemplateDeleted": "resources.templates",
+    "TemplateUpdated": "resources.templates",
+    "Timeouts": "_config",
+    "TransferConversation": "resources.conversations",
+    "USE_CLIENT_DEFAULT": "_config",
+    "UpdateContact": "resources.contacts",
+    "UpdateContactV2": "resources.contacts_v2",
+    "UpdateList": "resources.lists",
+    "UpdateSchedule": "resources.schedules",
+    "UpdateTemplate": "resources.templates",
+    "UserUpdate": "resources.users",
+    "normalize_phone": "_validation",
+}
+
+
+if _typing.TYPE_CHECKING:
+    __version__: str
+else:
+    # Hidden from type checkers, which see the imports above: a misspelt name stays an
+    # error for them instead of an attribute of type Any.
+    def __getattr__(name: str) -> _typing.Any:
+        if name == "__version__":
+            return _version()
+        module = _LAZY_EXPORTS.get(name)
+        if module is not None:
+            value = getattr(_importlib.import_module(f".{module}", __name__), name)
+            globals()[name] = value  # later lookups are plain attribute reads
+            return value
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -9,14 +9,14 @@ import asyncio
 import re
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
-from joserfc import jwt
-from joserfc.errors import JoseError
-from joserfc.jwk import OctKey
 
 from .errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from joserfc.jwk import OctKey
 
 Clock = Callable[[], float]
 
@@ -70,11 +70,16 @@ Credentials = SecretCredentials | ApiKeyCredentials
 
 def signing_key(secret_id: str, secret_key: str) -> OctKey:
     """The HMAC key the API expects: ``"<secret id>||<secret key>"``."""
+    # joserfc (and the cryptography package under it) loads on the first mint, not at import.
+    from joserfc.jwk import OctKey  # noqa: PLC0415 - joserfc loads on the first mint
+
     return OctKey.import_key(f"{secret_id}||{secret_key}")
 
 
 def mint_jwt(*, secret_id: str, secret_key: str, now: float) -> str:
     """A JWT exactly as the API specifies: HS256, claims ``iss`` and ``iat`` only."""
+    from joserfc import jwt  # noqa: PLC0415 - joserfc loads on the first mint
+
     claims = {"iss": secret_id, "iat": int(now)}
     return jwt.encode(dict(JWT_HEADER), claims, signing_key(secret_id, secret_key))
 
@@ -84,6 +89,9 @@ def verify_jwt(token: str, *, secret_id: str, secret_key: str) -> dict[str, Any]
 
     Expiry is the caller's rule (the sandbox applies the API's 5 minutes after ``iat``).
     """
+    from joserfc import jwt  # noqa: PLC0415 - joserfc loads on the first mint
+    from joserfc.errors import JoseError  # noqa: PLC0415 - joserfc loads on the first mint
+
     try:
         decoded = jwt.decode(token, signing_key(secret_id, secret_key), algorithms=["HS256"])
     except (JoseError, ValueError):

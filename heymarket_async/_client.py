@@ -58,21 +58,21 @@ from .errors import (
     RateLimitError,
     WrongEventLoopError,
 )
-from .resources.contacts import Contacts
-from .resources.conversations import Conversations
-from .resources.email import Emails
-from .resources.inboxes import Inboxes
-from .resources.lists import Lists
-from .resources.messages import Messages
-from .resources.schedules import Schedules
-from .resources.surveys import Surveys
-from .resources.tags import Tags
-from .resources.team import Teams
-from .resources.templates import Templates
-from .resources.users import Users
 
 if TYPE_CHECKING:
     from ._transport import ClientSession
+    from .resources.contacts import Contacts
+    from .resources.conversations import Conversations
+    from .resources.email import Emails
+    from .resources.inboxes import Inboxes
+    from .resources.lists import Lists
+    from .resources.messages import Messages
+    from .resources.schedules import Schedules
+    from .resources.surveys import Surveys
+    from .resources.tags import Tags
+    from .resources.team import Teams
+    from .resources.templates import Templates
+    from .resources.users import Users
 
 logger = logging.getLogger("heymarket_async")
 
@@ -288,18 +288,90 @@ class HeymarketClient:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._auth_scheme = "api key" if isinstance(credentials, ApiKeyCredentials) else "jwt"
 
-        self.inboxes: Final = Inboxes(self)
-        self.team: Final = Teams(self)
-        self.messages: Final = Messages(self)
-        self.conversations: Final = Conversations(self)
-        self.email: Final = Emails(self)
-        self.lists: Final = Lists(self)
-        self.contacts: Final = Contacts(self)
-        self.schedules: Final = Schedules(self)
-        self.templates: Final = Templates(self)
-        self.tags: Final = Tags(self)
-        self.surveys: Final = Surveys(self)
-        self.users: Final = Users(self)
+    # Each service module loads on first use: start-up pays only for what a program touches.
+    @functools.cached_property
+    def inboxes(self) -> Inboxes:
+        """The inboxes of the team."""
+        from .resources.inboxes import Inboxes  # noqa: PLC0415 - loaded on first use
+
+        return Inboxes(self)
+
+    @functools.cached_property
+    def team(self) -> Teams:
+        """The team and its members."""
+        from .resources.team import Teams  # noqa: PLC0415 - loaded on first use
+
+        return Teams(self)
+
+    @functools.cached_property
+    def messages(self) -> Messages:
+        """Send messages and read a conversation's history."""
+        from .resources.messages import Messages  # noqa: PLC0415 - loaded on first use
+
+        return Messages(self)
+
+    @functools.cached_property
+    def conversations(self) -> Conversations:
+        """Conversations: state, assignment, marks and transfers."""
+        from .resources.conversations import Conversations  # noqa: PLC0415 - loaded on first use
+
+        return Conversations(self)
+
+    @functools.cached_property
+    def email(self) -> Emails:
+        """Send emails."""
+        from .resources.email import Emails  # noqa: PLC0415 - loaded on first use
+
+        return Emails(self)
+
+    @functools.cached_property
+    def lists(self) -> Lists:
+        """Contact lists."""
+        from .resources.lists import Lists  # noqa: PLC0415 - loaded on first use
+
+        return Lists(self)
+
+    @functools.cached_property
+    def contacts(self) -> Contacts:
+        """Contacts (v1 and the v2 channels API)."""
+        from .resources.contacts import Contacts  # noqa: PLC0415 - loaded on first use
+
+        return Contacts(self)
+
+    @functools.cached_property
+    def schedules(self) -> Schedules:
+        """Scheduled messages."""
+        from .resources.schedules import Schedules  # noqa: PLC0415 - loaded on first use
+
+        return Schedules(self)
+
+    @functools.cached_property
+    def templates(self) -> Templates:
+        """Message templates."""
+        from .resources.templates import Templates  # noqa: PLC0415 - loaded on first use
+
+        return Templates(self)
+
+    @functools.cached_property
+    def tags(self) -> Tags:
+        """Contact tags."""
+        from .resources.tags import Tags  # noqa: PLC0415 - loaded on first use
+
+        return Tags(self)
+
+    @functools.cached_property
+    def surveys(self) -> Surveys:
+        """Surveys."""
+        from .resources.surveys import Surveys  # noqa: PLC0415 - loaded on first use
+
+        return Surveys(self)
+
+    @functools.cached_property
+    def users(self) -> Users:
+        """Team users."""
+        from .resources.users import Users  # noqa: PLC0415 - loaded on first use
+
+        return Users(self)
 
     @classmethod
     def from_env(

@@ -13,6 +13,8 @@ from .errors import ConfigurationError
 DEFAULT_BASE_URL: Final = "https://api.heymarket.com"
 DEFAULT_RATE_LIMIT_PER_MINUTE: Final = 500  # heymarket-api.md §1.3
 DEFAULT_TOKEN_LIFETIME: Final = 240.0
+DEFAULT_LEASE_TTL: Final = 30.0
+"""Seconds a bulk job's lease on its journal lasts without a heartbeat (renewed every third)."""
 MAX_TOKEN_LIFETIME: Final = 300.0  # the server rejects a JWT 5 minutes after its iat (§1.2)
 
 

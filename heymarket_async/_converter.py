@@ -6,8 +6,10 @@ microseconds); outgoing bodies omit unset optional fields instead of sending ``n
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Final, TypeVar
+from types import NoneType
+from typing import Any, Final, TypeVar, get_args
 
 import cattrs
 from cattrs.preconf.json import make_converter
@@ -17,6 +19,35 @@ from .errors import UnexpectedResponseError
 T = TypeVar("T")
 
 converter: Final = make_converter(omit_if_default=True, forbid_extra_keys=False)
+
+_SCALARS: Final = (int, str, float, bool)
+
+
+def _scalar_of_optional(type_: Any) -> Any:
+    """``int`` for ``int | None`` (likewise str, float, bool), else ``None``."""
+    args = get_args(type_)
+    if len(args) == 2 and NoneType in args:
+        inner = args[0] if args[1] is NoneType else args[1]
+        if inner in _SCALARS:
+            return inner
+    return None
+
+
+def _optional_scalar_hook(type_: Any) -> Callable[[Any, Any], Any]:
+    # The same result as cattrs' own Optional handling, with the inner hook looked up once
+    # here instead of on every field of every answer.
+    inner = _scalar_of_optional(type_)
+    structure_inner = converter.get_structure_hook(inner)
+
+    def structure(value: Any, _type: Any) -> Any:
+        return None if value is None else structure_inner(value, inner)
+
+    return structure
+
+
+converter.register_structure_hook_factory(
+    lambda type_: _scalar_of_optional(type_) is not None, _optional_scalar_hook
+)
 
 
 def parse_timestamp(value: object) -> datetime:

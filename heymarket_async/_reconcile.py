@@ -26,7 +26,7 @@ from ._protocol import ApiResponse
 from ._retry import Reconcile
 from .errors import HeymarketError, NotFoundError, ReconciliationError
 from .resources._base import Requester, Timeout, read_list
-from .resources.messages import (
+from .resources._message_models import (
     AllMessagesQuery,
     HistoryQuery,
     Message,

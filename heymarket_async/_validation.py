@@ -10,8 +10,8 @@ structure hook that lets response models read ``null`` like an absent key.
 from __future__ import annotations
 
 import math
+import os
 import re
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
@@ -104,7 +104,12 @@ def new_local_id() -> str:
     The prefix lets the bulk sender tell a generated id (new in every run) from one the
     caller keeps, which a resumable job needs.
     """
-    return GENERATED_LOCAL_ID_PREFIX + uuid.uuid4().hex
+    # uuid.uuid4().hex without building a UUID object: 16 random bytes with the version (4)
+    # and variant (10) bits set, as 32 hex digits.
+    bits = int.from_bytes(os.urandom(16))
+    bits = (bits & ~(0xF000 << 64)) | (0x4000 << 64)
+    bits = (bits & ~(0xC000 << 48)) | (0x8000 << 48)
+    return f"{GENERATED_LOCAL_ID_PREFIX}{bits:032x}"
 
 
 def is_generated_local_id(value: str) -> bool:
@@ -418,6 +423,8 @@ def as_tuple(name: str, value: object) -> tuple[Any, ...]:
 
 
 def _lenient_tuple(value: Any) -> Any:
+    if type(value) is tuple:  # the common case, decided without the ABC check below
+        return value
     return tuple(value) if _is_list_like(value) and not isinstance(value, tuple) else value
 
 
@@ -513,9 +520,11 @@ def read_leniently(
 
     def structure(data: object, _type: object) -> Any:
         if isinstance(data, Mapping):
-            data = {key: value for key, value in data.items() if value is not None}
+            # Copied only when there is a null to drop (JSON values compare unequal to None).
+            if None in data.values():
+                data = {key: value for key, value in data.items() if value is not None}
             if prepare is not None:
-                data = prepare(data)
+                data = prepare(data)  # type: ignore[arg-type]
         return base(data, cls)  # type: ignore[arg-type]
 
     converter.register_structure_hook(cls, structure)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import functools
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as _distribution_version
 
 
 @functools.cache
 def version() -> str:
+    # importlib.metadata costs a few milliseconds of start-up; it loads on the first ask.
+    from importlib.metadata import PackageNotFoundError  # noqa: PLC0415 - loaded on first ask
+    from importlib.metadata import version as distribution_version  # noqa: PLC0415 - loaded on first ask
+
     try:
-        return _distribution_version("heymarket-async")
+        return distribution_version("heymarket-async")
     except PackageNotFoundError:  # running from a source tree that is not installed
         return "0+unknown"

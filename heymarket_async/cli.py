@@ -53,6 +53,29 @@ example:
 """
 
 
+class _ShowVersion(argparse.Action):
+    """``--version``; the installed version is looked up only when asked for."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS) -> None:
+        super().__init__(
+            option_strings,
+            dest,
+            nargs=0,
+            default=argparse.SUPPRESS,
+            help="show program's version number and exit",
+        )
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        print(f"{parser.prog} {version()}")  # noqa: T201 - what --version is for
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``heymarket`` command."""
     parser = argparse.ArgumentParser(
@@ -61,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_ENVIRONMENT_HELP,
         formatter_class=HELP_FORMATTER,
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    parser.add_argument("--version", action=_ShowVersion)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _demo.register(sub)
     _sandbox.register(sub)

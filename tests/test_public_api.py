@@ -1,11 +1,18 @@
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import heymarket_async
 from heymarket_async import errors
 
 
 def test_all_lists_exactly_the_public_names() -> None:
     """`__all__` is sorted, complete and every name in it exists."""
+    assert set(heymarket_async._LAZY_EXPORTS) == set(heymarket_async.__all__)
+    for name in heymarket_async.__all__:
+        getattr(heymarket_async, name)  # names load on first use; this loads them all
+    assert set(heymarket_async.__all__) <= set(dir(heymarket_async))
     public = {
         name
         for name in vars(heymarket_async)
@@ -41,3 +48,74 @@ def test_error_tree() -> None:
         assert issubclass(cls, errors.APIError)
     for name in errors.__all__:
         assert issubclass(getattr(errors, name), errors.HeymarketError)
+
+
+def _modules_loaded_by(code: str) -> set[str]:
+    """The modules a fresh interpreter has loaded after running ``code``."""
+    shown = "import sys; print('\\n'.join(sorted(sys.modules)))"
+    result = subprocess.run(  # noqa: S603 - our own interpreter, literal code
+        [sys.executable, "-c", f"{code}\n{shown}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return set(result.stdout.split())
+
+
+HEAVY_AT_START: tuple[str, ...] = (
+    "joserfc",  # loads on the first JWT minted
+    "cryptography",
+    "rich",
+    "importlib.metadata",
+    "heymarket_async.bulk",
+    "heymarket_async.sandbox",
+    "heymarket_async._reconcile",
+    *(
+        f"heymarket_async.resources.{name}"
+        for name in (
+            "contacts",
+            "contacts_v2",
+            "conversations",
+            "email",
+            "inboxes",
+            "lists",
+            "messages",
+            "schedules",
+            "surveys",
+            "tags",
+            "team",
+            "templates",
+            "users",
+        )
+    ),
+)
+
+
+def test_import_loads_no_resource_module_and_no_jose() -> None:
+    """Importing the client leaves the resource modules and JOSE for their first use."""
+    assert "aiohttp" not in _modules_loaded_by("import heymarket_async")
+    loaded = _modules_loaded_by("from heymarket_async import HeymarketClient")
+    assert "heymarket_async._client" in loaded
+    assert loaded.isdisjoint(HEAVY_AT_START), sorted(loaded & set(HEAVY_AT_START))
+
+
+def test_cli_help_loads_no_resource_module_and_no_jose() -> None:
+    """Building the `heymarket` parser (what `--help` does) loads none of the heavy parts."""
+    loaded = _modules_loaded_by("import heymarket_async.cli as c; c.build_parser()")
+    assert "heymarket_async._cli._broadcast" in loaded
+    heavy = {*HEAVY_AT_START, "aiohttp", "heymarket_async._client"}
+    assert loaded.isdisjoint(heavy), sorted(loaded & heavy)
+
+
+def test_a_service_and_a_model_load_on_first_use() -> None:
+    """`hm.messages` and `heymarket_async.SendMessage` work and load only their module."""
+    loaded = _modules_loaded_by(
+        "import heymarket_async as h\n"
+        "hm = h.HeymarketClient(api_key='k' * 32)\n"
+        "assert type(hm.messages).__name__ == 'Messages' and hm.messages is hm.messages\n"
+        "assert h.SendMessage is __import__('heymarket_async.resources.messages').resources"
+        ".messages.SendMessage"
+    )
+    assert "heymarket_async.resources.messages" in loaded
+    assert "heymarket_async.resources.contacts" not in loaded
+    assert "joserfc" not in loaded

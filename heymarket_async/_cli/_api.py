@@ -8,7 +8,6 @@ from typing import Any
 
 from .._validation import check_phone, normalize_phone, show
 from ..errors import RequestValidationError
-from ..resources.schedules import ScheduledContent
 from ._args import (
     HELP_FORMATTER,
     Subparsers,
@@ -221,6 +220,8 @@ async def run_lists_delete(args: argparse.Namespace, out: Output) -> int:
 
 
 def _schedule_fields(args: argparse.Namespace) -> dict[str, Any]:
+    from ..resources.schedules import ScheduledContent  # noqa: PLC0415 - loaded when the command runs, not for --help
+
     phone = _phone(args.phone, normalize=args.normalize)
     content = ScheduledContent(**_only_given(text=args.text, template=args.template, to=phone))
     return {

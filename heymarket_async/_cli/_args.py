@@ -9,10 +9,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from .._client import HeymarketClient
 from .._config import DEFAULT_RATE_LIMIT_PER_MINUTE
 
 if TYPE_CHECKING:
+    from .._client import HeymarketClient
     from ._output import Output
 
 Handler = Callable[[argparse.Namespace, "Output"], Awaitable[int]]
@@ -203,6 +203,8 @@ def open_client(args: argparse.Namespace) -> HeymarketClient:
     Raises:
         ConfigurationError: no credentials, or a bad base URL.
     """
+    from .._client import HeymarketClient  # noqa: PLC0415 - loaded when the command runs, not for --help
+
     options: dict[str, object] = {"rate_limit_per_minute": args.rate_limit or None}
     if args.base_url:
         options["base_url"] = args.base_url

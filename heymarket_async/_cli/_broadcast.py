@@ -17,22 +17,12 @@ import csv
 import time
 from collections.abc import AsyncIterator, Generator, Iterator
 from pathlib import Path
-from typing import Any, Final, Literal, TextIO
+from typing import TYPE_CHECKING, Any, Final, Literal, TextIO
 
 import attrs
 
-from ..bulk import (
-    BatchSender,
-    BroadcastProgress,
-    Journal,
-    Outcome,
-    OutcomeStatus,
-    broadcast,
-    derive_local_id,
-)
-from ..bulk._journal import DEFAULT_LEASE_TTL
+from .._config import DEFAULT_LEASE_TTL
 from ..errors import RequestValidationError
-from ..resources.messages import SendMessage
 from ._api import checked_phone
 from ._args import (
     HELP_FORMATTER,
@@ -45,6 +35,10 @@ from ._args import (
     positive_seconds,
 )
 from ._output import CommandError, ExitCode, Output, ProgressBar, error_line
+
+if TYPE_CHECKING:
+    from ..bulk import BroadcastProgress, Journal, Outcome
+    from ..resources.messages import SendMessage
 
 Mode = Literal["list", "individual"]
 
@@ -236,6 +230,8 @@ def _content(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _row_send(args: argparse.Namespace, row: Row) -> SendMessage:
+    from ..resources.messages import SendMessage  # noqa: PLC0415 - loaded when the command runs, not for --help
+
     content = _content(args)
     if row.text is not None:
         content["text"] = row.text
@@ -250,6 +246,9 @@ def _check_job(args: argparse.Namespace, mode: Mode) -> None:
     Raises:
         RequestValidationError: nothing was sent.
     """
+    from ..bulk import derive_local_id  # noqa: PLC0415 - loaded when the command runs, not for --help
+    from ..resources.messages import SendMessage  # noqa: PLC0415 - loaded when the command runs, not for --help
+
     content = _content(args)
     if mode == "list":
         probe = SendMessage(
@@ -282,6 +281,8 @@ class _Result:
     problems: list[dict[str, Any]] = attrs.Factory(list)
 
     def add(self, outcome: Outcome, row: Row) -> None:
+        from ..bulk import OutcomeStatus  # noqa: PLC0415 - loaded when the command runs, not for --help
+
         self.recipients += 1
         self.reconciled += outcome.reconciled
         if outcome.status is OutcomeStatus.SENT:
@@ -307,6 +308,8 @@ class _Result:
 @contextlib.asynccontextmanager
 async def _journal(args: argparse.Namespace) -> AsyncIterator[Journal | None]:
     """The ``--journal`` file opened with ``--lease-ttl``, or ``None`` (a temporary one)."""
+    from ..bulk import Journal  # noqa: PLC0415 - loaded when the command runs, not for --help
+
     if args.journal is None:
         yield None
         return
@@ -321,6 +324,8 @@ async def _send_lists(
     bar: ProgressBar,
     result: _Result,
 ) -> None:
+    from ..bulk import OutcomeStatus, broadcast  # noqa: PLC0415 - loaded when the command runs, not for --help
+
     def phones() -> Iterator[str]:
         for line, record in data_records(args.csv, layout):
             row = checker.check(line, record)
@@ -382,6 +387,8 @@ async def _send_individually(
     bar: ProgressBar,
     result: _Result,
 ) -> None:
+    from ..bulk import BatchSender  # noqa: PLC0415 - loaded when the command runs, not for --help
+
     # Rows whose outcome is pending, by input position: bounded by the sender's concurrency.
     pending: dict[int, Row] = {}
 
@@ -414,6 +421,8 @@ def _dry_run(
     args: argparse.Namespace, layout: CsvLayout, checker: RowChecker, mode: Mode
 ) -> list[dict[str, Any]]:
     """Validate every row without any network; the first sends as a preview."""
+    from ..bulk import derive_local_id  # noqa: PLC0415 - loaded when the command runs, not for --help
+
     preview: list[dict[str, Any]] = []
     recipients = 0
     for line, record in data_records(args.csv, layout):

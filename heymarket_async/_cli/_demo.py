@@ -21,10 +21,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
-from .._client import HeymarketClient
 from .._config import DEFAULT_RATE_LIMIT_PER_MINUTE, RetryPolicy
-from ..bulk import BatchSender, Outcome, OutcomeStatus, broadcast
-from ..resources.messages import SendMessage
 from ._args import (
     FAULT_KINDS,
     HELP_FORMATTER,
@@ -38,6 +35,8 @@ from ._args import (
 from ._output import CommandError, ExitCode, Output, error_line
 
 if TYPE_CHECKING:
+    from .._client import HeymarketClient
+    from ..bulk import Outcome, OutcomeStatus
     from ..sandbox import Sandbox
 
 SEND_ROUTE: Final = "POST /v1/message/send"
@@ -153,6 +152,8 @@ class _Demo:
     not_sent: list[NotSent] = attrs.Factory(list)
 
     async def broadcast_phase(self, hm: HeymarketClient) -> None:
+        from ..bulk import OutcomeStatus, broadcast  # noqa: PLC0415 - loaded when the command runs, not for --help
+
         args, stats, phase = self.args, self.sandbox.stats, self.lists
         requests_before = stats.total_requests
         writes_before = stats.requests(SEND_ROUTE) + stats.requests(LIST_ROUTE)
@@ -203,6 +204,9 @@ class _Demo:
         phase.send_retries = writes - len(report.chunks) - report.lists_created
 
     async def individual_phase(self, hm: HeymarketClient) -> None:
+        from ..bulk import BatchSender, OutcomeStatus  # noqa: PLC0415 - loaded when the command runs, not for --help
+        from ..resources.messages import SendMessage  # noqa: PLC0415 - loaded when the command runs, not for --help
+
         args, stats, phase = self.args, self.sandbox.stats, self.singles
         requests_before = stats.total_requests
         sends_before = stats.requests(SEND_ROUTE)
@@ -246,6 +250,8 @@ class _Demo:
 
     def ground_truth(self) -> GroundTruth:
         """Compare the sandbox's ledger of committed sends with the requested recipients."""
+        from ..bulk import OutcomeStatus  # noqa: PLC0415 - loaded when the command runs, not for --help
+
         counts = self.sandbox.ledger_counts_by_recipient()
         wanted_lists = set(_numbers("510", self.args.broadcast))
         wanted = wanted_lists | set(_numbers("650", self.args.count))
@@ -285,6 +291,8 @@ class _Demo:
 
     def lost_phones(self) -> list[str]:
         """Individual recipients reported sent or skipped that the ledger never saw."""
+        from ..bulk import OutcomeStatus  # noqa: PLC0415 - loaded when the command runs, not for --help
+
         counts = self.sandbox.ledger_counts_by_recipient()
         said_sent = {OutcomeStatus.SENT, OutcomeStatus.SKIPPED}
         return sorted(
@@ -426,6 +434,8 @@ async def run_demo(args: argparse.Namespace, out: Output) -> int:
         list_size=args.list_size,
         faults=FaultPlan.chaos(args.fault_rate, seed=args.seed, kinds=args.fault_kinds),
     )
+    from .._client import HeymarketClient  # noqa: PLC0415 - loaded when the command runs, not for --help
+
     demo = _Demo(
         args=args,
         out=out,

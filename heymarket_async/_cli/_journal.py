@@ -16,12 +16,14 @@ import sys
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from ..bulk._journal import EntryStatus, EntryView, Journal, JournalOverview
 from ..errors import BulkSendError
 from ._args import HELP_FORMATTER, Subparsers, example, output_options
 from ._output import CommandError, ExitCode, Output
+
+if TYPE_CHECKING:
+    from ..bulk._journal import EntryStatus, EntryView, Journal, JournalOverview
 
 _UNSETTLED: Final[tuple[EntryStatus, ...]] = ("failed", "inflight", "unknown")
 _RESOLVABLE: Final[frozenset[str]] = frozenset({"inflight", "unknown"})
@@ -58,6 +60,8 @@ def _existing(path: Path) -> Path:
 @contextlib.asynccontextmanager
 async def _opened(path: Path, *, read_only: bool) -> AsyncIterator[Journal]:
     """The journal at ``path``; its failures are the command's (nothing was changed)."""
+    from ..bulk._journal import Journal  # noqa: PLC0415 - loaded when the command runs, not for --help
+
     try:
         async with Journal(path, read_only=read_only) as journal:
             yield journal

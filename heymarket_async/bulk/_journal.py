@@ -33,6 +33,7 @@ from typing import Final, Literal, Protocol, TypeVar
 
 import attrs
 
+from .._config import DEFAULT_LEASE_TTL
 from ..errors import BulkSendError, RequestValidationError
 
 T = TypeVar("T")
@@ -45,8 +46,6 @@ EntryStatus = Literal["sent", "failed", "inflight", "unknown"]
 normally, could not decide; ``inflight`` ones were left by a run that was interrupted, failed
 or is still running."""
 
-DEFAULT_LEASE_TTL: Final = 30.0
-"""Seconds a job's lease lasts without a heartbeat (renewed every third of it)."""
 DEFAULT_BUSY_TIMEOUT: Final = 5.0
 """Seconds a journal call waits for a lock held by another connection before failing."""
 KEYLESS_JOB: Final = "(no key)"

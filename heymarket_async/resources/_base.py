@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, Final, Protocol, TypeVar
 
 import attrs
@@ -108,8 +108,11 @@ def read_model(
     *,
     wrapper: str | None = None,
     local_id: str | None = None,
+    missing: Mapping[str, object] | None = None,
 ) -> T:
     """Structure one object from the answer, tolerating a ``{wrapper: {...}}`` envelope.
+
+    ``missing`` gives values for keys the answer leaves out or sets to ``null``.
 
     Raises:
         UnexpectedResponseError: the answer is not such an object (``ResponseTooLargeError``
@@ -121,8 +124,15 @@ def read_model(
         data = inner if isinstance(inner, dict) else data
     if not isinstance(data, dict):
         raise unreadable(response, f"a JSON object ({into.__name__})", local_id=local_id)
-    if issubclass(into, ResponseModel):
-        data = {**data, "request_id": response.request_id}
+    is_response = issubclass(into, ResponseModel)
+    if is_response or missing:
+        data = {**data}  # one copy; the answer's own dict stays as it came
+        if is_response:
+            data["request_id"] = response.request_id
+        if missing:
+            for key, value in missing.items():
+                if data.get(key) is None:
+                    data[key] = value
     if not response.readable:
         # Filled in from what the caller knew; if that is not enough, say why.
         try:

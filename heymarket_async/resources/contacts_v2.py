@@ -33,14 +33,16 @@ from ._base import (
     unreadable,
     unwrap,
 )
-from .contacts import (
+from ._contact_models import (
     ContactBase,
     ContactFailure,
     ContactPayload,
     ContactSaved,
+    register_payload_hook,
+)
+from ._contact_wire import (
     read_contact_saved,
     read_failures,
-    register_payload_hook,
 )
 
 __all__ = [

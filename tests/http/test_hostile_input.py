@@ -8,6 +8,7 @@ unchecked. Each hostile value replaces one parameter of a valid call; the call m
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -203,7 +204,13 @@ def _kind(name: str, annotation: str) -> list[Any]:
 
 
 def _services(client: HeymarketClient) -> dict[str, Resource]:
-    found = {name: svc for name, svc in vars(client).items() if isinstance(svc, Resource)}
+    # Services are created on first access: find them through the class, not vars().
+    found = {
+        name: getattr(client, name)
+        for name, member in vars(HeymarketClient).items()
+        if isinstance(member, functools.cached_property)
+        and isinstance(getattr(client, name), Resource)
+    }
     found["contacts.v2"] = client.contacts.v2
     return found
 

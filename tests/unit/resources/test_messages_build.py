@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -346,3 +347,28 @@ def test_message_is_read_leniently() -> None:
     assert message.conversation.snooze_till is None
     assert message.custom == {"data": [1, 2], "type": "list"}
     assert message.super == 3
+
+
+@pytest.mark.parametrize("answer_local_id", [None, "absent"])
+def test_sent_message_without_local_id_gets_ours_and_leaves_the_answer_alone(
+    answer_local_id: str | None,
+) -> None:
+    """A null or missing local_id in the answer is filled from the request; the answer's
+    own dict is never changed (it stays readable as the server sent it)."""
+    data: dict[str, Any] = {"id": 14, "date": None, "gallery_url": None}
+    if answer_local_id is None:
+        data["local_id"] = None
+    before = dict(data)
+    answer = response(data)
+    sent = read_sent_message(answer, SEND)
+    assert (sent.id, sent.local_id, sent.date, sent.request_id) == (14, "k-1", None, "req-1")
+    assert answer.data == before
+    assert answer.data is data
+
+
+def test_generated_local_ids_are_uuid4_hex() -> None:
+    """A generated local_id is ``hm-`` and a version-4, RFC 4122 UUID's 32 hex digits."""
+    for _ in range(500):
+        hexed = SendMessage(**BASE, phone_number="15105553344", text="Hi").local_id[3:]
+        parsed = uuid.UUID(hexed)
+        assert (parsed.hex, parsed.version, parsed.variant) == (hexed, 4, uuid.RFC_4122)
