@@ -53,7 +53,9 @@ from ._api_base import (
 )
 from ._api_contacts import CONTACT_ROUTES
 from ._api_more import MORE_ROUTES
+from ._compact import MemberIds
 from ._state import (
+    FIRST_IDS,
     ApiFailure,
     Conversation,
     LedgerKind,
@@ -240,53 +242,35 @@ def _broadcast(state: SandboxState, call: Call, send: _Send, user: int) -> dict[
     broadcast_id = state.new_id("message")
     now_us = call.now_us
     fields = _message_fields(send, user, now_us)
-    kind = LedgerKind.PRIVATE_NOTE if send.private else LedgerKind.LIST_BROADCAST
-    for contact_id in record.members:
-        contact = state.contacts[contact_id]
-        phone = contact.phone
-        # Opted-out members are skipped, as the app's broadcast does; email-only ones too.
-        if phone is None or phone in state.opted_out:
-            continue
-        conversation = state.conversation_for(
-            inbox_id=send.inbox_id,
-            target=phone,
-            recipients=(phone,),
-            channel="sms",
-            kind="individual",
-            now_us=now_us,
-        )
-        message = state.add_message(
-            conversation=conversation,
-            text=merge_text(send.text, contact),
-            broadcast_id=broadcast_id,
-            **fields,
-        )
-        state.ledger.record(
-            kind=kind,
-            message_id=message.id,
-            inbox_id=send.inbox_id,
-            recipients=(phone,),
-            local_id=send.local_id,
-            at=call.now,
-            broadcast_id=broadcast_id,
-            list_id=send.list_id,
-            request_id=call.request_id,
-        )
+    state.broadcast(
+        record=record,
+        broadcast_id=broadcast_id,
+        inbox_id=send.inbox_id,
+        now_us=now_us,
+        at=call.now,
+        kind=LedgerKind.PRIVATE_NOTE if send.private else LedgerKind.LIST_BROADCAST,
+        user=user,
+        text=send.text,
+        merge=merge_text,
+        message_type=fields["kind"],
+        local_id=send.local_id,
+        media=send.media_url,
+        author=send.author,
+        private=send.private,
+        request_id=call.request_id,
+    )
     return {"id": broadcast_id, "date": rfc3339(now_us)}
 
 
 def message_history(state: SandboxState, call: Call) -> Any:
     """``GET /v1/messages``: the <= 50 newest messages of one phone's thread, newest first."""
     phone = check_phone("phoneNumber", call.query.get("phoneNumber"))
-    conversations: list[Conversation] = []
+    inbox_id: int | None = None
     raw_inbox = call.query.get("inboxID")
     if raw_inbox is not None:
         if not raw_inbox.isdigit() or int(raw_inbox) not in state.inboxes:
             raise ApiFailure.bad_data("inboxID", f"no inbox {show(raw_inbox)} in this team")
-        found = state.conversation_with(int(raw_inbox), phone)
-        conversations = [found] if found is not None else []
-    else:  # some clients omit inboxID (§2.1): search every inbox
-        conversations = state.conversations_with_target(phone)
+        inbox_id = int(raw_inbox)
     before: int | None = None
     raw_ts = call.query.get("timestamp")
     if raw_ts is not None:
@@ -297,16 +281,9 @@ def message_history(state: SandboxState, call: Call) -> Any:
         if not math.isfinite(seconds):
             raise ApiFailure.bad_data("timestamp", "must be a Unix timestamp in seconds")
         before = to_us(seconds)
-    picked = []
-    for conversation in conversations:
-        end = (
-            len(conversation.messages)
-            if before is None
-            else bisect_left(conversation.created, before)
-        )
-        picked.extend(conversation.messages[max(0, end - HISTORY_PAGE) : end])
-    picked.sort(key=lambda m: m.created_us, reverse=True)
-    return [m.json for m in picked[:HISTORY_PAGE]]
+    return [
+        m.json for m in state.thread_messages(phone, inbox_id, before=before, limit=HISTORY_PAGE)
+    ]
 
 
 def _page_bounds(state: SandboxState, body: Mapping[str, Any]) -> tuple[int, int, bool]:
@@ -441,7 +418,11 @@ def send_email(state: SandboxState, call: Call) -> Any:
 # -- lists (§2.5) ------------------------------------------------------------------------
 
 
-def _check_size(state: SandboxState, members: Mapping[int, None], field: str) -> None:
+def _new_members(ids: Iterable[int]) -> MemberIds:
+    return MemberIds(ids, base=FIRST_IDS["contact"])
+
+
+def _check_size(state: SandboxState, members: MemberIds, field: str) -> None:
     cap = state.team["list_size"]
     if len(members) > cap:
         raise ApiFailure.bad_data(field, f"a list holds at most {cap} contacts (team list_size)")
@@ -467,10 +448,10 @@ def create_list(state: SandboxState, call: Call) -> Any:
     if existing is not None:  # §4: "to avoid creating duplicate lists"
         record = state.lists[existing]
         return {"id": record.id, "rev": record.rev, "uuid": record.uuid}
-    members: dict[int, None] = dict.fromkeys(_known_contacts(state, "contacts", contact_ids))
+    members = _new_members(_known_contacts(state, "contacts", contact_ids))
     now_us = call.now_us
-    members.update(dict.fromkeys(state.contact_for_phone(p, now_us).id for p in phones))
-    members.update(dict.fromkeys(state.contact_for_email(e, now_us).id for e in emails))
+    members.update(state.contact_id_for_phone(p, now_us) for p in phones)
+    members.update(state.contact_for_email(e, now_us).id for e in emails)
     _check_size(state, members, "phones")
     record = ListRecord(
         id=state.new_id("list"),
@@ -512,15 +493,14 @@ def update_list(state: SandboxState, call: Call) -> Any:
     add_emails = get_emails(body, "add_emails") + get_emails(body, "emails")
     remove_emails = get_emails(body, "remove_emails")
     now_us = call.now_us
-    members = dict.fromkeys(contacts) if replace else dict(record.members)
+    members = _new_members(contacts) if replace else record.members.copy()
     removed = set(remove_contacts)
-    removed.update(c.id for p in remove_phones if (c := state.contacts_by_phone.get(p)))
-    removed.update(c.id for e in remove_emails if (c := state.contacts_by_email.get(e.lower())))
-    for contact_id in removed:
-        members.pop(contact_id, None)
-    members.update(dict.fromkeys(add_contacts))
-    members.update(dict.fromkeys(state.contact_for_phone(p, now_us).id for p in add_phones))
-    members.update(dict.fromkeys(state.contact_for_email(e, now_us).id for e in add_emails))
+    removed.update(c for p in remove_phones if (c := state.contacts_by_phone.id_of(p)) is not None)
+    removed.update(m.id for e in remove_emails if (m := state.contacts_by_email.get(e.lower())))
+    members.discard_many(removed)
+    members.update(add_contacts)
+    members.update(state.contact_id_for_phone(p, now_us) for p in add_phones)
+    members.update(state.contact_for_email(e, now_us).id for e in add_emails)
     _check_size(state, members, "add_phones")
     record.members = members
     if title is not None:
@@ -532,8 +512,7 @@ def update_list(state: SandboxState, call: Call) -> Any:
 
 def delete_list(state: SandboxState, call: Call) -> Any:
     record = _list_for(state, call)
-    for contact_id in get_ints(body_object(call), "contact_ids"):
-        record.members.pop(contact_id, None)
+    record.members.discard_many(get_ints(body_object(call), "contact_ids"))
     del state.lists[record.id]
     # The local_id is free again: a later create with it makes a new list.
     state.list_by_local_id.pop(record.local_id, None)

@@ -384,7 +384,7 @@ def list_contacts(state: SandboxState, call: Call) -> Any:
     cursor = read_cursor(body)
     ascending = bool(get_bool(body, "ascending"))
     ids = walk(state.contact_timeline, cursor, ascending=ascending)
-    return [state.contact_json(state.contacts[i]) for i in islice(ids, limit)]
+    return [state.contact_json(state.contacts.peek(i)) for i in islice(ids, limit)]
 
 
 def count_contacts(state: SandboxState, call: Call) -> Any:
@@ -680,7 +680,8 @@ def list_contacts_v2(state: SandboxState, call: Call) -> Any:
     ids = walk(state.contact_timeline, cursor, ascending=bool(get_bool(body, "ascending")))
     start = page * limit
     return [
-        state.contact_json(state.contacts[i], v2=True) for i in islice(ids, start, start + limit)
+        state.contact_json(state.contacts.peek(i), v2=True)
+        for i in islice(ids, start, start + limit)
     ]
 
 

@@ -252,7 +252,7 @@ def list_conversations(state: SandboxState, call: Call) -> Any:
     limit = read_limit(body)
     cursor = read_cursor(body)
     conversations = state.conversations
-    chosen = (conversations[i] for i in walk(state.conversation_timeline, cursor))
+    chosen = (conversations.peek(i) for i in walk(state.conversation_timeline, cursor))
     page = islice(filter(scope.admits, chosen), limit)
     return [state.conversation_json(conversation) for conversation in page]
 
@@ -266,7 +266,7 @@ def count_conversations(state: SandboxState, call: Call) -> Any:
     if scope is None:
         return str(timeline.count(before=cursor))
     conversations = state.conversations
-    return str(sum(1 for i in walk(timeline, cursor) if scope.admits(conversations[i])))
+    return str(sum(1 for i in walk(timeline, cursor) if scope.admits(conversations.peek(i))))
 
 
 def get_conversation(state: SandboxState, call: Call) -> Any:
