@@ -6,7 +6,8 @@
 Cases: 1 SDK overhead vs raw aiohttp and httpx, 2 token cost, 3 model cost, 4 bulk rate
 against the limit, 5 bulk memory at scale, 6 sandbox throughput, 7 limiter rate under a
 trickle of 429s, 8 the shared Redis limiter next to the in-process one and ``limits``,
-9 a CSV broadcast killed and rerun, 10 start-up cost. See benchmarks/README.md.
+9 a CSV broadcast killed and rerun, 10 start-up cost,
+11 sandbox memory per list member and per ledger entry. See benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import bench_limiter
 import bench_overhead
 import bench_redis_limiter
 import bench_sandbox
+import bench_sandbox_memory
 import bench_startup
 import bench_token
 from _harness import server_process
@@ -341,6 +343,36 @@ def case_startup(args: argparse.Namespace) -> list[Row]:
     return rows
 
 
+SANDBOX_BYTES_TARGET = 300  # per list member and per ledger entry
+
+
+def case_sandbox_memory(args: argparse.Namespace) -> list[Row]:
+    sizes = (2_000,) if args.quick else args.sandbox_sizes
+    rows: list[Row] = []
+    for size in sizes:
+        traced = size <= 200_000  # tracemalloc triples the time; RSS alone for big runs
+        r = bench_sandbox_memory.measure(size, traced=traced)
+        for what, rss, exact, seconds in (
+            ("list member", r.list_bytes_rss, r.list_bytes_traced, r.list_seconds),
+            ("ledger entry", r.ledger_bytes_rss, r.ledger_bytes_traced, r.broadcast_seconds),
+        ):
+            figure = max(rss, exact or 0)
+            value = f"{rss:5.0f} B RSS"
+            if exact is not None:
+                value += f" · {exact:.0f} B traced"
+            check = f"target < {SANDBOX_BYTES_TARGET} B: "
+            check += "met" if figure < SANDBOX_BYTES_TARGET else "MISSED"
+            rows.append(
+                (
+                    "11",
+                    f"sandbox bytes per {what}, {size:,}-member list broadcast",
+                    f"{value} · {seconds:.1f} s",
+                    check,
+                )
+            )
+    return rows
+
+
 def _table(rows: list[Row]) -> str:
     header: Row = ("case", "measurement", "value", "ratio / check")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
@@ -416,6 +448,8 @@ async def main(args: argparse.Namespace) -> None:
         rows += await case_crash_rerun(args)
     if 10 in cases:
         rows += case_startup(args)
+    if 11 in cases:
+        rows += case_sandbox_memory(args)
     print()
     print(_table(rows))
     print()
@@ -426,7 +460,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="smoke mode: tiny sizes")
     parser.add_argument(
-        "--cases", default="1,2,3,4,5,6,7,8,9,10", help="comma-separated case numbers"
+        "--cases", default="1,2,3,4,5,6,7,8,9,10,11", help="comma-separated case numbers"
     )
     parser.add_argument("--calls", type=int, default=1500, help="case 1: calls per sample")
     parser.add_argument("--rounds", type=int, default=11, help="case 1: interleaved rounds")
@@ -438,6 +472,12 @@ def _parser() -> argparse.ArgumentParser:
         type=lambda s: tuple(int(x) for x in s.split(",")),
         default=(10_000, 30_000),
         help="case 5: request counts (default 10000,30000; 200000 takes ~13 min)",
+    )
+    parser.add_argument(
+        "--sandbox-sizes",
+        type=lambda s: tuple(int(x) for x in s.split(",")),
+        default=(100_000, 1_000_000),
+        help="case 11: list sizes (default 100000,1000000; about a minute)",
     )
     parser.add_argument(
         "--profile",

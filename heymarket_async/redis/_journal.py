@@ -39,8 +39,8 @@ except ImportError as exc:  # pragma: no cover - depends on what is installed
         'heymarket_async.redis needs the redis extra: pip install "heymarket-async[redis]"'
     ) from exc
 
+from .._config import DEFAULT_LEASE_TTL
 from ..bulk._journal import (
-    DEFAULT_LEASE_TTL,
     ChunkRecord,
     JournalEntry,
     JournalStore,

@@ -19,16 +19,44 @@ Conventions (where heymarket-api.md leaves a choice open):
 from __future__ import annotations
 
 import math
-import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 import attrs
 
+from ._api_base import (
+    UUID_RE,
+    Call,
+    Handler,
+    Route,
+    body_object,
+    check_email,
+    check_member,
+    check_phone,
+    get_bool,
+    get_emails,
+    get_int,
+    get_ints,
+    get_list,
+    get_local_id,
+    get_phones,
+    get_str,
+    merge_text,
+    one_target,
+    path_id,
+    refuse_opted_out,
+    require_int,
+    require_str,
+    show,
+    sms_inbox,
+)
+from ._api_contacts import CONTACT_ROUTES
+from ._api_more import MORE_ROUTES
+from ._compact import MemberIds
 from ._state import (
+    FIRST_IDS,
     ApiFailure,
-    Contact,
     Conversation,
     LedgerKind,
     ListRecord,
@@ -40,226 +68,12 @@ from ._state import (
 
 __all__ = ["ROUTES", "Call", "Handler", "Route"]
 
-E164_RE: Final = re.compile(r"[1-9][0-9]{7,14}")
-_EMAIL_RE: Final = re.compile(r"[^@\s,]+@[^@\s,]+\.[^@\s,]+")
-_MERGE_RE: Final = re.compile(r"\{\{\s*(first_name|last_name)\s*\}\}")
-_UUID_RE: Final = re.compile(r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 HISTORY_PAGE: Final = 50  # GET /v1/messages returns at most 50 (§2.1)
 ALL_DEFAULT_LIMIT: Final = 30  # POST /v1/messages/all default page (§3)
 ALL_MAX_LIMIT: Final = 200  # the real cap is unknown; larger limits are clamped, not refused
 SCHEDULE_STEP_S: Final = 15 * 60  # execute_at: >= 15 minutes ahead, on :00/:15/:30/:45 (§2.6)
 _SEND_TARGETS: Final = ("phone_number", "chat_id", "list_id", "targets")
 _SCHEDULE_TARGETS: Final = ("phone_number", "conversation_id", "list_id", "targets")
-
-
-class Call:
-    """What a handler gets besides the state: the parsed request and the sandbox switches."""
-
-    __slots__ = (
-        "body",
-        "dedupe_individual_sends",
-        "method",
-        "now",
-        "params",
-        "query",
-        "request_id",
-    )
-
-    def __init__(
-        self,
-        *,
-        method: str,
-        params: Mapping[str, str],
-        query: Mapping[str, str],
-        body: Any,
-        now: float,
-        request_id: str,
-        dedupe_individual_sends: bool = True,
-    ) -> None:
-        self.method = method
-        self.params = params
-        self.query = query
-        self.body = body
-        self.now = now
-        self.request_id = request_id
-        self.dedupe_individual_sends = dedupe_individual_sends
-
-    @property
-    def now_us(self) -> int:
-        return to_us(self.now)
-
-
-Handler = Callable[[SandboxState, Call], Any]
-
-
-@attrs.frozen
-class Route:
-    """``method`` + ``path`` (``{name}`` segments become ``call.params``) -> ``handler``."""
-
-    method: str
-    path: str
-    handler: Handler
-
-    @property
-    def key(self) -> str:
-        """The name used in stats and fault plans, e.g. ``"GET /v1/schedule/{id}"``."""
-        return f"{self.method} {self.path}"
-
-
-# -- field readers: each raises ApiFailure.bad_data naming the field ---------------------
-
-
-def _show(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def body_object(call: Call) -> dict[str, Any]:
-    if call.body is None:
-        return {}
-    if not isinstance(call.body, dict):
-        raise ApiFailure.bad_data("body", "must be a JSON object")
-    return call.body
-
-
-def get_int(body: Mapping[str, Any], name: str, *, required: bool = False) -> int | None:
-    value = body.get(name)
-    if value is None:
-        if required:
-            raise ApiFailure.bad_data(name, "is required")
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ApiFailure.bad_data(name, f"must be an integer, got {_show(value)}")
-    return value
-
-
-def require_int(body: Mapping[str, Any], name: str) -> int:
-    value = get_int(body, name, required=True)
-    assert value is not None
-    return value
-
-
-def require_str(body: Mapping[str, Any], name: str) -> str:
-    value = get_str(body, name, required=True)
-    assert value is not None
-    return value
-
-
-def get_str(body: Mapping[str, Any], name: str, *, required: bool = False) -> str | None:
-    value = body.get(name)
-    if value is None:
-        if required:
-            raise ApiFailure.bad_data(name, "is required")
-        return None
-    if not isinstance(value, str):
-        raise ApiFailure.bad_data(name, f"must be a string, got {_show(value)}")
-    if required and not value.strip():
-        raise ApiFailure.bad_data(name, "must not be empty")
-    return value
-
-
-def get_bool(body: Mapping[str, Any], name: str) -> bool | None:
-    value = body.get(name)
-    if value is not None and not isinstance(value, bool):
-        raise ApiFailure.bad_data(name, f"must be true or false, got {_show(value)}")
-    return value
-
-
-def get_list(body: Mapping[str, Any], name: str) -> list[Any] | None:
-    value = body.get(name)
-    if value is not None and not isinstance(value, list):
-        raise ApiFailure.bad_data(name, f"must be an array, got {_show(value)}")
-    return value
-
-
-def get_local_id(body: Mapping[str, Any]) -> str | None:
-    local_id = get_str(body, "local_id")
-    if local_id is not None and not local_id.strip():
-        raise ApiFailure.bad_data("local_id", "must not be empty")
-    return local_id
-
-
-def check_phone(name: str, value: object) -> str:
-    """E.164 digits without ``+`` (§1.1)."""
-    if not isinstance(value, str) or not E164_RE.fullmatch(value):
-        raise ApiFailure.bad_data(
-            name, f"must be E.164 digits without '+', e.g. 15105553344; got {_show(value)}"
-        )
-    return value
-
-
-def check_email(name: str, value: object) -> str:
-    if not isinstance(value, str) or not _EMAIL_RE.fullmatch(value.strip()):
-        raise ApiFailure.bad_data(name, f"must be an email address, got {_show(value)}")
-    return value.strip()
-
-
-def get_phones(body: Mapping[str, Any], name: str) -> list[str]:
-    return [check_phone(name, item) for item in get_list(body, name) or ()]
-
-
-def get_emails(body: Mapping[str, Any], name: str) -> list[str]:
-    return [check_email(name, item) for item in get_list(body, name) or ()]
-
-
-def get_ints(body: Mapping[str, Any], name: str) -> list[int]:
-    items = get_list(body, name) or []
-    for item in items:
-        if isinstance(item, bool) or not isinstance(item, int):
-            raise ApiFailure.bad_data(name, f"must be an array of integers, got {_show(item)}")
-    return items
-
-
-def path_id(call: Call, what: str) -> int:
-    raw = call.params["id"]
-    if not raw.isdigit():
-        raise ApiFailure.not_found(f"{what} {raw!r}")
-    return int(raw)
-
-
-def one_target(body: Mapping[str, Any], families: tuple[str, ...]) -> str:
-    """The single target family present; the API requires exactly one (§2.1, §2.6)."""
-    present = [name for name in families if body.get(name) is not None]
-    if not present:
-        raise ApiFailure.bad_data(families[0], f"give one target: {', '.join(families)}")
-    if len(present) > 1:
-        raise ApiFailure.bad_data(
-            present[1], f"give exactly one target family, got {', '.join(present)}"
-        )
-    return present[0]
-
-
-def sms_inbox(state: SandboxState, name: str, inbox_id: int) -> dict[str, Any]:
-    inbox = state.inboxes.get(inbox_id)
-    if inbox is None:
-        raise ApiFailure.bad_data(name, f"no inbox {inbox_id} in this team")
-    if inbox["channel"] != "sms":
-        raise ApiFailure.bad_data(name, f"inbox {inbox_id} cannot send SMS/MMS")
-    return inbox
-
-
-def check_member(state: SandboxState, name: str, user_id: int, inbox: dict[str, Any] | None) -> int:
-    allowed = inbox["members"] if inbox is not None else state.member_ids
-    if user_id not in allowed:
-        where = f"inbox {inbox['id']}" if inbox is not None else "the team"
-        raise ApiFailure.bad_data(name, f"user {user_id} is not a member of {where}")
-    return user_id
-
-
-def refuse_opted_out(state: SandboxState, name: str, phone: str) -> None:
-    if phone in state.opted_out:
-        raise ApiFailure(400, "unsubscribed_number", f"{name}: {phone} has opted out")
-    if phone in state.blocked:  # blocked: no messages in either direction
-        raise ApiFailure(400, "blocked_number", f"{name}: {phone} is blocked")
-
-
-def merge_text(text: str | None, contact: Contact | None) -> str | None:
-    """Fill ``{{first_name}}``/``{{last_name}}``; other tokens stay as sent."""
-    if text is None or "{{" not in text:
-        return text
-    first = contact.first if contact else ""
-    last = contact.last if contact else ""
-    return _MERGE_RE.sub(lambda m: first if m.group(1) == "first_name" else last, text)
 
 
 # -- team and inboxes (§2.2) --------------------------------------------------------------
@@ -428,53 +242,35 @@ def _broadcast(state: SandboxState, call: Call, send: _Send, user: int) -> dict[
     broadcast_id = state.new_id("message")
     now_us = call.now_us
     fields = _message_fields(send, user, now_us)
-    kind = LedgerKind.PRIVATE_NOTE if send.private else LedgerKind.LIST_BROADCAST
-    for contact_id in record.members:
-        contact = state.contacts[contact_id]
-        phone = contact.phone
-        # Opted-out members are skipped, as the app's broadcast does; email-only ones too.
-        if phone is None or phone in state.opted_out:
-            continue
-        conversation = state.conversation_for(
-            inbox_id=send.inbox_id,
-            target=phone,
-            recipients=(phone,),
-            channel="sms",
-            kind="individual",
-            now_us=now_us,
-        )
-        message = state.add_message(
-            conversation=conversation,
-            text=merge_text(send.text, contact),
-            broadcast_id=broadcast_id,
-            **fields,
-        )
-        state.ledger.record(
-            kind=kind,
-            message_id=message.id,
-            inbox_id=send.inbox_id,
-            recipients=(phone,),
-            local_id=send.local_id,
-            at=call.now,
-            broadcast_id=broadcast_id,
-            list_id=send.list_id,
-            request_id=call.request_id,
-        )
+    state.broadcast(
+        record=record,
+        broadcast_id=broadcast_id,
+        inbox_id=send.inbox_id,
+        now_us=now_us,
+        at=call.now,
+        kind=LedgerKind.PRIVATE_NOTE if send.private else LedgerKind.LIST_BROADCAST,
+        user=user,
+        text=send.text,
+        merge=merge_text,
+        message_type=fields["kind"],
+        local_id=send.local_id,
+        media=send.media_url,
+        author=send.author,
+        private=send.private,
+        request_id=call.request_id,
+    )
     return {"id": broadcast_id, "date": rfc3339(now_us)}
 
 
 def message_history(state: SandboxState, call: Call) -> Any:
     """``GET /v1/messages``: the <= 50 newest messages of one phone's thread, newest first."""
     phone = check_phone("phoneNumber", call.query.get("phoneNumber"))
-    conversations: list[Conversation] = []
+    inbox_id: int | None = None
     raw_inbox = call.query.get("inboxID")
     if raw_inbox is not None:
         if not raw_inbox.isdigit() or int(raw_inbox) not in state.inboxes:
-            raise ApiFailure.bad_data("inboxID", f"no inbox {_show(raw_inbox)} in this team")
-        found = state.conversation_with(int(raw_inbox), phone)
-        conversations = [found] if found is not None else []
-    else:  # some clients omit inboxID (§2.1): search every inbox
-        conversations = state.conversations_with_target(phone)
+            raise ApiFailure.bad_data("inboxID", f"no inbox {show(raw_inbox)} in this team")
+        inbox_id = int(raw_inbox)
     before: int | None = None
     raw_ts = call.query.get("timestamp")
     if raw_ts is not None:
@@ -485,16 +281,9 @@ def message_history(state: SandboxState, call: Call) -> Any:
         if not math.isfinite(seconds):
             raise ApiFailure.bad_data("timestamp", "must be a Unix timestamp in seconds")
         before = to_us(seconds)
-    picked = []
-    for conversation in conversations:
-        end = (
-            len(conversation.messages)
-            if before is None
-            else bisect_left(conversation.created, before)
-        )
-        picked.extend(conversation.messages[max(0, end - HISTORY_PAGE) : end])
-    picked.sort(key=lambda m: m.created_us, reverse=True)
-    return [m.json for m in picked[:HISTORY_PAGE]]
+    return [
+        m.json for m in state.thread_messages(phone, inbox_id, before=before, limit=HISTORY_PAGE)
+    ]
 
 
 def _page_bounds(state: SandboxState, body: Mapping[str, Any]) -> tuple[int, int, bool]:
@@ -550,7 +339,7 @@ def _email_targets(items: list[Any]) -> tuple[list[str], list[str]]:
     for item in items:
         if not isinstance(item, str) or item[:3] not in {"to:", "cc:"}:
             raise ApiFailure.bad_data(
-                "targets", f"each item starts with 'to:' or 'cc:', got {_show(item)}"
+                "targets", f"each item starts with 'to:' or 'cc:', got {show(item)}"
             )
         bucket = to if item.startswith("to:") else cc
         bucket.extend(check_email("targets", part) for part in item[3:].split(",") if part.strip())
@@ -629,7 +418,11 @@ def send_email(state: SandboxState, call: Call) -> Any:
 # -- lists (§2.5) ------------------------------------------------------------------------
 
 
-def _check_size(state: SandboxState, members: Mapping[int, None], field: str) -> None:
+def _new_members(ids: Iterable[int]) -> MemberIds:
+    return MemberIds(ids, base=FIRST_IDS["contact"])
+
+
+def _check_size(state: SandboxState, members: MemberIds, field: str) -> None:
     cap = state.team["list_size"]
     if len(members) > cap:
         raise ApiFailure.bad_data(field, f"a list holds at most {cap} contacts (team list_size)")
@@ -655,17 +448,17 @@ def create_list(state: SandboxState, call: Call) -> Any:
     if existing is not None:  # §4: "to avoid creating duplicate lists"
         record = state.lists[existing]
         return {"id": record.id, "rev": record.rev, "uuid": record.uuid}
-    members: dict[int, None] = dict.fromkeys(_known_contacts(state, "contacts", contact_ids))
+    members = _new_members(_known_contacts(state, "contacts", contact_ids))
     now_us = call.now_us
-    members.update(dict.fromkeys(state.contact_for_phone(p, now_us).id for p in phones))
-    members.update(dict.fromkeys(state.contact_for_email(e, now_us).id for e in emails))
+    members.update(state.contact_id_for_phone(p, now_us) for p in phones)
+    members.update(state.contact_for_email(e, now_us).id for e in emails)
     _check_size(state, members, "phones")
     record = ListRecord(
         id=state.new_id("list"),
         title=title,
         local_id=local_id,
         # A UUID-shaped local_id comes back as the list's uuid, as in the docs' examples (§4).
-        uuid=local_id if _UUID_RE.fullmatch(local_id) else state.new_uuid(),
+        uuid=local_id if UUID_RE.fullmatch(local_id) else state.new_uuid(),
         type=list_type,
         creator_id=state.team["members"][0]["id"],
         created_us=now_us,
@@ -700,15 +493,14 @@ def update_list(state: SandboxState, call: Call) -> Any:
     add_emails = get_emails(body, "add_emails") + get_emails(body, "emails")
     remove_emails = get_emails(body, "remove_emails")
     now_us = call.now_us
-    members = dict.fromkeys(contacts) if replace else dict(record.members)
+    members = _new_members(contacts) if replace else record.members.copy()
     removed = set(remove_contacts)
-    removed.update(c.id for p in remove_phones if (c := state.contacts_by_phone.get(p)))
-    removed.update(c.id for e in remove_emails if (c := state.contacts_by_email.get(e.lower())))
-    for contact_id in removed:
-        members.pop(contact_id, None)
-    members.update(dict.fromkeys(add_contacts))
-    members.update(dict.fromkeys(state.contact_for_phone(p, now_us).id for p in add_phones))
-    members.update(dict.fromkeys(state.contact_for_email(e, now_us).id for e in add_emails))
+    removed.update(c for p in remove_phones if (c := state.contacts_by_phone.id_of(p)) is not None)
+    removed.update(m.id for e in remove_emails if (m := state.contacts_by_email.get(e.lower())))
+    members.discard_many(removed)
+    members.update(add_contacts)
+    members.update(state.contact_id_for_phone(p, now_us) for p in add_phones)
+    members.update(state.contact_for_email(e, now_us).id for e in add_emails)
     _check_size(state, members, "add_phones")
     record.members = members
     if title is not None:
@@ -720,8 +512,7 @@ def update_list(state: SandboxState, call: Call) -> Any:
 
 def delete_list(state: SandboxState, call: Call) -> Any:
     record = _list_for(state, call)
-    for contact_id in get_ints(body_object(call), "contact_ids"):
-        record.members.pop(contact_id, None)
+    record.members.discard_many(get_ints(body_object(call), "contact_ids"))
     del state.lists[record.id]
     # The local_id is free again: a later create with it makes a new list.
     state.list_by_local_id.pop(record.local_id, None)
@@ -905,11 +696,6 @@ def delete_schedule(state: SandboxState, call: Call) -> Any:
         state.schedule_by_local_id.pop(scheduled["local_id"], None)
     return "ok"
 
-
-# The other endpoints live beside this module and build on its helpers, so they are imported
-# only now that those exist (the package imports this module before any of its siblings).
-from ._api_contacts import CONTACT_ROUTES  # noqa: E402
-from ._api_more import MORE_ROUTES  # noqa: E402
 
 ROUTES: Final[tuple[Route, ...]] = (
     Route("GET", "/v1/team", get_team),

@@ -1,6 +1,7 @@
 """Contacts (§2.4): v1 by integer id, v2 by UUID with channels, custom fields and status.
 
-Handlers follow the conventions in ``_api.py``. Choices where heymarket-api.md is silent:
+Handlers follow the conventions in ``_api.py`` and use the readers in ``_api_base.py``.
+Choices where heymarket-api.md is silent:
 
 * A phone number or email address belongs to at most one contact: a write that would give
   it to a second contact is 400 naming ``phone`` or ``email``.
@@ -37,16 +38,16 @@ Handlers follow the conventions in ``_api.py``. Choices where heymarket-api.md i
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from itertools import islice
 from typing import Any, Final
 
 import attrs
 
-from ._api import (
+from ._api_base import (
+    UUID_RE,
     Call,
     Route,
-    _show,
     body_object,
     check_email,
     check_phone,
@@ -55,6 +56,10 @@ from ._api import (
     get_list,
     get_str,
     path_id,
+    read_cursor,
+    read_limit,
+    show,
+    walk,
 )
 from ._state import (
     MAX_CONTACT_TAGS,
@@ -63,47 +68,13 @@ from ._state import (
     Contact,
     SandboxState,
     Timeline,
-    parse_rfc3339,
 )
 
-__all__ = ["CONTACT_ROUTES", "PAGE_DEFAULT", "PAGE_MAX", "read_cursor", "read_limit", "walk"]
+__all__ = ["CONTACT_ROUTES"]
 
-PAGE_DEFAULT: Final = 30  # §3: 30 items per page unless `limit` says otherwise
-PAGE_MAX: Final = 200  # the real cap is unknown; larger limits are clamped, as for messages
 _CHANNEL_TYPE_RE: Final = re.compile(r"[a-z][a-z0-9_]{0,31}")
-_UUID_RE: Final = re.compile(r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 _STATUSES: Final = ("active", "blocked", "unblocked", "subscribed", "unsubscribed")
 _CLEAR_ASSIGNEE: Final = -1  # §2.4: assignee_id -1 clears the assignment
-
-
-# -- shared paging helpers (also used by _api_more) ---------------------------------------
-
-
-def read_limit(body: Mapping[str, Any], default: int = PAGE_DEFAULT) -> int:
-    limit = get_int(body, "limit")
-    if limit is None:
-        return default
-    if limit < 1:
-        raise ApiFailure.bad_data("limit", "must be at least 1")
-    return min(limit, PAGE_MAX)
-
-
-def read_cursor(body: Mapping[str, Any], name: str = "date") -> int | None:
-    raw = get_str(body, name)
-    if raw is None:
-        return None
-    cursor = parse_rfc3339(raw)
-    if cursor is None:
-        raise ApiFailure.bad_data(name, "must be an RFC 3339 date-time with an offset")
-    return cursor
-
-
-def walk(timeline: Timeline, cursor: int | None, *, ascending: bool = False) -> Iterator[int]:
-    """Ids newest first, updated strictly before ``cursor``; ascending: oldest first, strictly
-    after it. Stamps never tie, so a cursor never skips or repeats an item (§3)."""
-    if ascending:
-        return timeline.walk(after=-1 if cursor is None else cursor)
-    return timeline.walk(before=cursor)
 
 
 def _count(timeline: Timeline, cursor: int | None, *, ascending: bool) -> int:
@@ -118,7 +89,7 @@ def _overwrite(call: Call) -> bool:
         return False
     if raw.lower() in {"true", "1"}:
         return True
-    raise ApiFailure.bad_data("overwrite", f"must be true or false, got {_show(raw)}")
+    raise ApiFailure.bad_data("overwrite", f"must be true or false, got {show(raw)}")
 
 
 # -- the contact write payload -------------------------------------------------------------
@@ -153,13 +124,11 @@ def _custom(state: SandboxState, raw: object) -> dict[str, str | None] | None:
     if raw is None:
         return None
     if not isinstance(raw, dict):
-        raise ApiFailure.bad_data(
-            "custom", f"must be an object keyed by field id, got {_show(raw)}"
-        )
+        raise ApiFailure.bad_data("custom", f"must be an object keyed by field id, got {show(raw)}")
     kept: dict[str, str | None] = {}
     for key, value in raw.items():
         if value is not None and not isinstance(value, str):
-            raise ApiFailure.bad_data("custom", f"values must be strings, got {_show(value)}")
+            raise ApiFailure.bad_data("custom", f"values must be strings, got {show(value)}")
         # §2.4: keyed by field id; anything else (a title) is accepted and silently dropped.
         if key.isascii() and key.isdigit() and int(key) in state.custom_fields:
             kept[str(int(key))] = value
@@ -170,14 +139,12 @@ def _tags(state: SandboxState, raw: object) -> tuple[int, ...] | None:
     if raw is None:
         return None
     if not isinstance(raw, list):
-        raise ApiFailure.bad_data("tags", f"must be an array of {{tag_id}}, got {_show(raw)}")
+        raise ApiFailure.bad_data("tags", f"must be an array of {{tag_id}}, got {show(raw)}")
     ids: dict[int, None] = {}
     for item in raw:
         tag_id = item.get("tag_id") if isinstance(item, dict) else None
         if isinstance(tag_id, bool) or not isinstance(tag_id, int):
-            raise ApiFailure.bad_data(
-                "tags", f'each item is {{"tag_id": <int>}}, got {_show(item)}'
-            )
+            raise ApiFailure.bad_data("tags", f'each item is {{"tag_id": <int>}}, got {show(item)}')
         if tag_id not in state.tags:
             raise ApiFailure.bad_data("tags", f"no tag {tag_id}")
         ids[tag_id] = None
@@ -201,7 +168,7 @@ def _channel_value(channel_type: str, field: str, value: object) -> str:
     if channel_type == "email":
         return check_email(field, value)
     if not isinstance(value, str) or not value.strip():
-        raise ApiFailure.bad_data(field, f"must be a non-empty string, got {_show(value)}")
+        raise ApiFailure.bad_data(field, f"must be a non-empty string, got {show(value)}")
     return value
 
 
@@ -213,12 +180,10 @@ def _channel(raw: object, where: str | None) -> _Channel:
         return ApiFailure.bad_data(where or field, why)
 
     if not isinstance(raw, dict):
-        raise fail("body", f"a channel is an object, got {_show(raw)}")
+        raise fail("body", f"a channel is an object, got {show(raw)}")
     channel_type = raw.get("channel_type")
     if not isinstance(channel_type, str) or not _CHANNEL_TYPE_RE.fullmatch(channel_type):
-        raise fail(
-            "channel_type", f"must be phone, email, facebook, ...; got {_show(channel_type)}"
-        )
+        raise fail("channel_type", f"must be phone, email, facebook, ...; got {show(channel_type)}")
     if channel_type == "id":
         raise fail("channel_type", "'id' only names contacts to delete")
     value = raw.get("channel_id")
@@ -229,7 +194,7 @@ def _channel(raw: object, where: str | None) -> _Channel:
         value = many[0]
     handle = raw.get("channel_handle")
     if handle is not None and not isinstance(handle, str):
-        raise fail("channel_handle", f"must be a string, got {_show(handle)}")
+        raise fail("channel_handle", f"must be a string, got {show(handle)}")
     return _Channel(
         type=channel_type,
         value=_channel_value(channel_type, where or "channel_id", value),
@@ -419,7 +384,7 @@ def list_contacts(state: SandboxState, call: Call) -> Any:
     cursor = read_cursor(body)
     ascending = bool(get_bool(body, "ascending"))
     ids = walk(state.contact_timeline, cursor, ascending=ascending)
-    return [state.contact_json(state.contacts[i]) for i in islice(ids, limit)]
+    return [state.contact_json(state.contacts.peek(i)) for i in islice(ids, limit)]
 
 
 def count_contacts(state: SandboxState, call: Call) -> Any:
@@ -448,7 +413,7 @@ def find_contact(state: SandboxState, call: Call) -> Any:
     if raw_id is None:
         raise ApiFailure.bad_data("phone", "give phone or id")
     if not isinstance(raw_id, str) or not (raw_id.isascii() and raw_id.isdigit()):
-        raise ApiFailure.bad_data("id", f"must be a contact id as a string, got {_show(raw_id)}")
+        raise ApiFailure.bad_data("id", f"must be a contact id as a string, got {show(raw_id)}")
     found = state.contacts.get(int(raw_id))
     if found is None:
         raise ApiFailure.not_found(f"contact {raw_id}")
@@ -516,7 +481,7 @@ def batch_contacts(state: SandboxState, call: Call) -> Any:
         raise ApiFailure.bad_data("body", "must be a JSON array of contacts")
     for index, item in enumerate(items):
         if not isinstance(item, dict):
-            raise ApiFailure.bad_data("body", f"item {index} is not an object: {_show(item)}")
+            raise ApiFailure.bad_data("body", f"item {index} is not an object: {show(item)}")
     failed: list[dict[str, Any]] = []
     for item in items:
         try:
@@ -552,7 +517,7 @@ def create_custom_fields(state: SandboxState, call: Call) -> Any:
     for item in items:
         title = item.get("title") if isinstance(item, dict) else None
         if not isinstance(title, str) or not title.strip():
-            raise ApiFailure.bad_data("title", f"each item needs a title, got {_show(item)}")
+            raise ApiFailure.bad_data("title", f"each item needs a title, got {show(item)}")
         titles.append(title.strip())
     known = {title.lower(): i for i, title in state.custom_fields.items()}
     answer = []
@@ -623,13 +588,13 @@ def upsert_contacts_v2(state: SandboxState, call: Call) -> Any:
     for item in items:
         try:
             if not isinstance(item, dict):
-                raise ApiFailure.bad_data("contacts", f"each item is an object, got {_show(item)}")
+                raise ApiFailure.bad_data("contacts", f"each item is an object, got {show(item)}")
             existing = None
             raw_id = item.get("contact_id")
             if raw_id is not None:
                 existing = state.contact_by_uuid(raw_id) if isinstance(raw_id, str) else None
                 if existing is None:
-                    raise ApiFailure.bad_data("contact_id", f"no contact {_show(raw_id)}")
+                    raise ApiFailure.bad_data("contact_id", f"no contact {show(raw_id)}")
             write = _parse_write(state, item, v2=True)
             if existing is None:
                 _require_listed_channel(write)
@@ -652,7 +617,7 @@ def _channel_groups(body: Mapping[str, Any]) -> list[dict[str, Any]]:
         raise ApiFailure.bad_data("contact_channels", "is required")
     for group in groups:
         if not isinstance(group, dict):
-            raise ApiFailure.bad_data("contact_channels", f"each item is an object: {_show(group)}")
+            raise ApiFailure.bad_data("contact_channels", f"each item is an object: {show(group)}")
     return groups
 
 
@@ -674,8 +639,8 @@ def delete_contacts_v2(state: SandboxState, call: Call) -> Any:
         )
     ids = _group_values(groups[0])
     for raw in ids:
-        if not isinstance(raw, str) or not _UUID_RE.fullmatch(raw):
-            raise ApiFailure.bad_data("contact_channels", f"not a contact UUID: {_show(raw)}")
+        if not isinstance(raw, str) or not UUID_RE.fullmatch(raw):
+            raise ApiFailure.bad_data("contact_channels", f"not a contact UUID: {show(raw)}")
     for raw in ids:
         contact = state.contact_by_uuid(raw)
         if contact is not None:  # unknown ids are ignored, so a retry still answers "ok"
@@ -690,7 +655,7 @@ def search_contacts_v2(state: SandboxState, call: Call) -> Any:
         given_type = group.get("channel_type")
         if given_type is not None and given_type not in {"phone", "email"}:
             raise ApiFailure.bad_data(
-                "contact_channels", f"channel_type must be phone or email, got {_show(given_type)}"
+                "contact_channels", f"channel_type must be phone or email, got {show(given_type)}"
             )
         for value in _group_values(group):
             # §2.4: the type may be inferred from the value's format.
@@ -715,7 +680,8 @@ def list_contacts_v2(state: SandboxState, call: Call) -> Any:
     ids = walk(state.contact_timeline, cursor, ascending=bool(get_bool(body, "ascending")))
     start = page * limit
     return [
-        state.contact_json(state.contacts[i], v2=True) for i in islice(ids, start, start + limit)
+        state.contact_json(state.contacts.peek(i), v2=True)
+        for i in islice(ids, start, start + limit)
     ]
 
 

@@ -1,6 +1,7 @@
 """Conversations (§2.3), templates (§2.7), tags (§2.8), surveys (§2.9) and users (§2.2).
 
-Handlers follow the conventions in ``_api.py``. Choices where heymarket-api.md is silent:
+Handlers follow the conventions in ``_api.py`` and use the readers in ``_api_base.py``.
+Choices where heymarket-api.md is silent:
 
 * ``POST /v1/conversations``: ``id`` (a team member) is required and scopes the answer to
   the inboxes that user belongs to; ``filters.inboxes`` narrows it further, and naming an
@@ -33,11 +34,10 @@ from typing import Any, Final
 
 import attrs
 
-from ._api import (
-    _UUID_RE,
+from ._api_base import (
+    UUID_RE,
     Call,
     Route,
-    _show,
     body_object,
     check_member,
     check_phone,
@@ -51,10 +51,13 @@ from ._api import (
     get_str,
     one_target,
     path_id,
+    read_cursor,
+    read_limit,
     require_int,
     require_str,
+    show,
+    walk,
 )
-from ._api_contacts import read_cursor, read_limit, walk
 from ._state import ROLE_IDS, ApiFailure, Conversation, SandboxState, TagRecord, TemplateRecord
 
 __all__ = ["MORE_ROUTES"]
@@ -84,7 +87,7 @@ def _target(inbox: Mapping[str, Any], body: Mapping[str, Any], family: str) -> s
     if inbox["channel"] == "sms":
         return check_phone("target", raw)
     if not isinstance(raw, str) or not raw.strip():
-        raise ApiFailure.bad_data("target", f"must be a non-empty string, got {_show(raw)}")
+        raise ApiFailure.bad_data("target", f"must be a non-empty string, got {show(raw)}")
     return raw
 
 
@@ -215,7 +218,7 @@ def _scope(state: SandboxState, body: Mapping[str, Any], *, need_user: bool) -> 
     user_id = get_int(body, "id", required=need_user)
     raw = body.get("filters")
     if raw is not None and not isinstance(raw, dict):
-        raise ApiFailure.bad_data("filters", f"must be an object, got {_show(raw)}")
+        raise ApiFailure.bad_data("filters", f"must be an object, got {show(raw)}")
     filters = {f"filters.{key}": value for key, value in (raw or {}).items()}
     inbox_ids = get_ints(filters, "filters.inboxes")
     closed = get_bool(filters, "filters.closed")
@@ -249,7 +252,7 @@ def list_conversations(state: SandboxState, call: Call) -> Any:
     limit = read_limit(body)
     cursor = read_cursor(body)
     conversations = state.conversations
-    chosen = (conversations[i] for i in walk(state.conversation_timeline, cursor))
+    chosen = (conversations.peek(i) for i in walk(state.conversation_timeline, cursor))
     page = islice(filter(scope.admits, chosen), limit)
     return [state.conversation_json(conversation) for conversation in page]
 
@@ -263,7 +266,7 @@ def count_conversations(state: SandboxState, call: Call) -> Any:
     if scope is None:
         return str(timeline.count(before=cursor))
     conversations = state.conversations
-    return str(sum(1 for i in walk(timeline, cursor) if scope.admits(conversations[i])))
+    return str(sum(1 for i in walk(timeline, cursor) if scope.admits(conversations.peek(i))))
 
 
 def get_conversation(state: SandboxState, call: Call) -> Any:
@@ -281,7 +284,7 @@ def _template_content(raw: object) -> dict[str, Any]:
         raise ApiFailure.bad_data("content", "is required: an object with text and/or gallery")
     text = raw.get("text")
     if text is not None and not isinstance(text, str):
-        raise ApiFailure.bad_data("content.text", f"must be a string, got {_show(text)}")
+        raise ApiFailure.bad_data("content.text", f"must be a string, got {show(text)}")
     gallery = raw.get("gallery")
     if gallery is None:
         gallery = []
@@ -310,9 +313,7 @@ def create_template(state: SandboxState, call: Call) -> Any:
         content=content,
         local_id=local_id,
         # A UUID-shaped local_id comes back as the uuid, as in the docs' examples (§4).
-        uuid=local_id
-        if local_id is not None and _UUID_RE.fullmatch(local_id)
-        else state.new_uuid(),
+        uuid=local_id if local_id is not None and UUID_RE.fullmatch(local_id) else state.new_uuid(),
         archived=archived,
         now_us=call.now_us,
     )
@@ -387,7 +388,7 @@ def create_tag(state: SandboxState, call: Call) -> Any:
         digits = color.removeprefix("#")
         if len(digits) not in {3, 6} or not _COLOR_CHARS.issuperset(digits):
             raise ApiFailure.bad_data(
-                "color", f"must be a hex color like #1976d2, got {_show(color)}"
+                "color", f"must be a hex color like #1976d2, got {show(color)}"
             )
     record = state.add_tag(tag, color, state.new_uuid(), call.now_us)
     return {"id": record.id, "rev": record.rev, "uuid": record.uuid}
@@ -467,7 +468,7 @@ def update_users(state: SandboxState, call: Call) -> Any:
     changes = []
     for item in items:
         if not isinstance(item, dict):
-            raise ApiFailure.bad_data("users", f"each item is an object, got {_show(item)}")
+            raise ApiFailure.bad_data("users", f"each item is an object, got {show(item)}")
         user_id = require_int(item, "id")
         user = state.users.get(user_id)
         if user is None:

@@ -706,7 +706,7 @@ class Sandbox:
             "entries": len(ledger),
             "recipients": len(per_recipient),
             "duplicates": {r: n for r, n in per_recipient.items() if n > 1},
-            "by_kind": dict(Counter(str(entry.kind) for entry in ledger)),
+            "by_kind": {str(kind): n for kind, n in ledger.counts_by_kind().items()},
             "sends_by_recipient": dict(per_recipient),
             "requests": self.stats.total_requests,
             "faults": {str(kind): n for kind, n in sorted(self.stats.faults.items())},

@@ -5,6 +5,11 @@ memory, and the ledger of every committed send.
 Pure data and bookkeeping; no aiohttp and no event loop, so the handlers in ``_api*.py`` stay
 plain functions. Every change that touches an index (phone, email, uuid, tag membership,
 conversation key, ``updated`` order) goes through a method here, so the indexes cannot drift.
+
+Bulk data is kept compact (see ``_compact.py``): a contact made from a bare phone number, the
+thread a list broadcast starts, and the broadcast's messages and ledger entries live in
+arrays and one record per broadcast, and become objects only when read or changed. A
+million-recipient rehearsal costs about 200 bytes per list member and per ledger entry.
 """
 
 from __future__ import annotations
@@ -12,25 +17,34 @@ from __future__ import annotations
 import enum
 import random
 import uuid
+from array import array
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from datetime import UTC, datetime, timedelta
+from itertools import repeat
 from types import MappingProxyType
 from typing import Any, Final, overload
 
 import attrs
 
+from ._compact import BroadcastRecord, MemberIds, phone_key, phone_text
+
 __all__ = [
+    "FIRST_IDS",
     "ApiFailure",
     "ChannelRecord",
     "Contact",
+    "ContactStore",
     "Conversation",
+    "ConversationStore",
     "Ledger",
     "LedgerEntry",
     "LedgerKind",
     "ListRecord",
+    "MessageLog",
     "MessageRecord",
+    "PhoneIndex",
     "SandboxState",
     "TagRecord",
     "TeamUser",
@@ -142,10 +156,14 @@ class LedgerEntry:
 
 
 class Ledger(Sequence[LedgerEntry]):
-    """Every committed send in commit order, with counting helpers for assertions."""
+    """Every committed send in commit order, with counting helpers for assertions.
+
+    A list broadcast is kept as one :class:`BroadcastRecord` however many recipients it
+    reached; its entries are built when read.
+    """
 
     def __init__(self) -> None:
-        self._entries: list[LedgerEntry] = []
+        self._entries: list[LedgerEntry | BroadcastRecord] = []
 
     def __repr__(self) -> str:
         return f"<Ledger {len(self._entries)} entries>"
@@ -158,30 +176,69 @@ class Ledger(Sequence[LedgerEntry]):
     @overload
     def __getitem__(self, index: slice) -> Sequence[LedgerEntry]: ...
     def __getitem__(self, index: int | slice) -> LedgerEntry | Sequence[LedgerEntry]:
-        return self._entries[index]
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self._entries)))]
+        item = self._entries[index]
+        if isinstance(item, LedgerEntry):
+            return item
+        return _broadcast_entry(item, (index % len(self._entries)) - item.first_seq)
 
     def __iter__(self) -> Iterator[LedgerEntry]:
-        return iter(self._entries)
+        for seq, item in enumerate(self._entries):
+            yield (
+                item
+                if isinstance(item, LedgerEntry)
+                else _broadcast_entry(item, seq - item.first_seq)
+            )
 
     def record(self, **fields: Any) -> LedgerEntry:
         entry = LedgerEntry(seq=len(self._entries), **fields)
         self._entries.append(entry)
         return entry
 
+    def record_broadcast(self, broadcast: BroadcastRecord) -> None:
+        """Commit every recipient of ``broadcast`` (its ``first_seq`` must be ``len(self)``)."""
+        assert broadcast.first_seq == len(self._entries)
+        self._entries.extend(repeat(broadcast, len(broadcast)))
+
     def clear(self) -> None:
         self._entries.clear()
 
     def _select(self, kinds: Iterable[LedgerKind] | None) -> Iterator[LedgerEntry]:
         if kinds is None:
-            return iter(self._entries)
+            return iter(self)
         wanted = frozenset(kinds)
-        return (entry for entry in self._entries if entry.kind in wanted)
+        return (entry for entry in self if entry.kind in wanted)
+
+    def _parts(self) -> Iterator[LedgerEntry | BroadcastRecord]:
+        """Single entries, and each broadcast once."""
+        seen: set[int] = set()
+        for item in self._entries:
+            if isinstance(item, LedgerEntry):
+                yield item
+            elif id(item) not in seen:
+                seen.add(id(item))
+                yield item
 
     def counts_by_recipient(self, *, kinds: Iterable[LedgerKind] | None = None) -> Counter[str]:
         """How many committed sends reached each recipient (group members count singly)."""
+        wanted = None if kinds is None else frozenset(kinds)
         counts: Counter[str] = Counter()
-        for entry in self._select(kinds):
-            counts.update(entry.recipients)
+        for part in self._parts():
+            if wanted is not None and part.kind not in wanted:
+                continue
+            if isinstance(part, LedgerEntry):
+                counts.update(part.recipients)
+            else:
+                counts.update(map(str, filter(None, part.phones)))
+                counts.update(part.odd_phones.values())
+        return counts
+
+    def counts_by_kind(self) -> Counter[LedgerKind]:
+        """How many entries of each kind."""
+        counts: Counter[LedgerKind] = Counter()
+        for part in self._parts():
+            counts[part.kind] += 1 if isinstance(part, LedgerEntry) else len(part)
         return counts
 
     def duplicates(self, *, kinds: Iterable[LedgerKind] | None = None) -> dict[str, int]:
@@ -190,7 +247,31 @@ class Ledger(Sequence[LedgerEntry]):
 
     def with_local_id(self, local_id: str) -> list[LedgerEntry]:
         """The entries committed under ``local_id``."""
-        return [entry for entry in self._entries if entry.local_id == local_id]
+        found: list[LedgerEntry] = []
+        for part in self._parts():
+            if part.local_id != local_id:
+                continue
+            if isinstance(part, LedgerEntry):
+                found.append(part)
+            else:
+                found.extend(_broadcast_entry(part, i) for i in range(len(part)))
+        found.sort(key=lambda entry: entry.seq)
+        return found
+
+
+def _broadcast_entry(broadcast: BroadcastRecord, index: int) -> LedgerEntry:
+    return LedgerEntry(
+        seq=broadcast.first_seq + index,
+        kind=broadcast.kind,
+        message_id=broadcast.first_message_id + index,
+        inbox_id=broadcast.inbox_id,
+        recipients=(broadcast.phone(index),),
+        local_id=broadcast.local_id,
+        at=broadcast.at,
+        broadcast_id=broadcast.id,
+        list_id=broadcast.list_id,
+        request_id=broadcast.request_id,
+    )
 
 
 class Timeline:
@@ -200,62 +281,90 @@ class Timeline:
     no two records ever share a stamp and a cursor never skips or repeats one. Entries left
     behind by a touch or :meth:`remove` are dropped lazily and compacted once they
     outnumber the live ones, so every change is amortised O(1) and a cursor lookup is a
-    binary search.
+    binary search. Ids are dense from ``first_id`` up, so each record's current stamp sits
+    in an array at ``id - first_id`` (0 = not live): about 24 bytes per record.
     """
 
-    __slots__ = ("_ids", "_last", "_live", "_stamps")
+    __slots__ = ("_first", "_ids", "_last", "_live", "_size", "_stamps")
 
-    def __init__(self) -> None:
-        self._stamps: list[int] = []  # ascending
-        self._ids: list[int] = []  # parallel to _stamps
-        self._live: dict[int, int] = {}  # id -> its current stamp
+    def __init__(self, first_id: int = 0) -> None:
+        self._stamps = array("q")  # ascending
+        self._ids = array("q")  # parallel to _stamps
+        self._live = array("q")  # id - first_id -> its current stamp, 0 = none
+        self._first = first_id
+        self._size = 0
         self._last = 0
 
     def __len__(self) -> int:
-        return len(self._live)
+        return self._size
+
+    def stamp_of(self, record_id: int) -> int | None:
+        """The record's current stamp, or ``None`` when it is not in the timeline."""
+        offset = record_id - self._first
+        if 0 <= offset < len(self._live):
+            return self._live[offset] or None
+        return None
 
     def touch(self, record_id: int, now_us: int) -> int:
         """Stamp ``record_id`` as updated now (or just after the latest stamp) and return it."""
-        stamp = max(now_us, self._last + 1)
+        stamp = self._last + 1
+        stamp = max(stamp, now_us)
         self._last = stamp
-        live, stamps = self._live, self._stamps
-        live[record_id] = stamp
+        offset = record_id - self._first
+        if offset < 0:
+            raise ValueError(f"id {record_id} is below this timeline's first id {self._first}")
+        live = self._live
+        if offset >= len(live):  # grow ahead (ids arrive in order), so this is rare
+            live.frombytes(bytes(8 * (offset - len(live) + 1 + len(live) // 8)))
+        if not live[offset]:
+            self._size += 1
+        live[offset] = stamp
+        stamps = self._stamps
         stamps.append(stamp)
         self._ids.append(record_id)
-        if len(stamps) > 2 * len(live) + 64:  # stale entries outnumber live ones
+        if len(stamps) > 2 * self._size + 64:  # stale entries outnumber live ones
             self._compact()
         return stamp
 
+    def skip(self, now_us: int) -> None:
+        """Use up the stamp :meth:`touch` would give now, without recording anything."""
+        self._last = max(now_us, self._last + 1)
+
     def remove(self, record_id: int) -> None:
-        self._live.pop(record_id, None)
-        if len(self._stamps) > 2 * len(self._live) + 64:
+        offset = record_id - self._first
+        if 0 <= offset < len(self._live) and self._live[offset]:
+            self._live[offset] = 0
+            self._size -= 1
+        if len(self._stamps) > 2 * self._size + 64:
             self._compact()
 
     def _compact(self) -> None:
-        live = self._live
-        kept = [(t, i) for t, i in zip(self._stamps, self._ids, strict=True) if live.get(i) == t]
-        self._stamps = [t for t, _ in kept]
-        self._ids = [i for _, i in kept]
+        live, first = self._live, self._first
+        kept = [
+            (t, i) for t, i in zip(self._stamps, self._ids, strict=True) if live[i - first] == t
+        ]
+        self._stamps = array("q", [t for t, _ in kept])
+        self._ids = array("q", [i for _, i in kept])
 
     def walk(self, *, before: int | None = None, after: int | None = None) -> Iterator[int]:
         """Live ids newest first, strictly before ``before``; with ``after``, oldest first,
         strictly after it. (Give at most one of the two.)"""
-        stamps, ids, live = self._stamps, self._ids, self._live
+        stamps, ids, live, first = self._stamps, self._ids, self._live, self._first
         if after is not None:
-            for index in range(bisect_right(stamps, after), len(stamps)):
-                if live.get(ids[index]) == stamps[index]:
-                    yield ids[index]
-            return
-        end = len(stamps) if before is None else bisect_left(stamps, before)
-        for index in range(end - 1, -1, -1):
-            if live.get(ids[index]) == stamps[index]:
-                yield ids[index]
+            indexes: Iterable[int] = range(bisect_right(stamps, after), len(stamps))
+        else:
+            end = len(stamps) if before is None else bisect_left(stamps, before)
+            indexes = range(end - 1, -1, -1)
+        for index in indexes:
+            record_id = ids[index]
+            if live[record_id - first] == stamps[index]:
+                yield record_id
 
     def count(self, *, before: int | None = None, after: int | None = None) -> int:
         """How many live ids :meth:`walk` would yield."""
         if before is None and after is None:
-            return len(self._live)
-        if len(self._stamps) != len(self._live):
+            return self._size
+        if len(self._stamps) != self._size:
             self._compact()
         if after is not None:
             return len(self._stamps) - bisect_right(self._stamps, after)
@@ -455,7 +564,319 @@ class ListRecord:
     created_us: int
     updated_us: int
     rev: int = 1
-    members: dict[int, None] = attrs.Factory(dict)
+    members: MemberIds = attrs.Factory(lambda: MemberIds(base=FIRST_IDS["contact"]))
+
+
+class ContactStore(MutableMapping[int, Contact]):
+    """Contacts by id. A contact made from a bare phone number (a list member, say) is kept
+    as three array cells (phone, stamp, channel serial) until it is first read through this
+    mapping, which turns it into a :class:`Contact` for good, so changes to it stick.
+    :meth:`peek` reads one without that."""
+
+    def __init__(self, first_id: int, contact_prefix: str, channel_prefix: str) -> None:
+        self._full: dict[int, Contact] = {}
+        self._first = first_id
+        self._phone = array("q")  # id - first -> phone key of a bare contact, 0 = none
+        self._stamp = array("q")
+        self._channel = array("q")
+        self._bare = 0
+        self._contact_prefix = contact_prefix
+        self._channel_prefix = channel_prefix
+
+    def __repr__(self) -> str:
+        return f"<ContactStore {len(self)} contacts>"
+
+    def __len__(self) -> int:
+        return len(self._full) + self._bare
+
+    def _offset(self, contact_id: int) -> int | None:
+        offset = contact_id - self._first
+        if 0 <= offset < len(self._phone) and self._phone[offset]:
+            return offset
+        return None
+
+    def __contains__(self, contact_id: object) -> bool:
+        if not isinstance(contact_id, int):
+            return False
+        return contact_id in self._full or self._offset(contact_id) is not None
+
+    def __iter__(self) -> Iterator[int]:
+        first = self._first
+        bare = (first + offset for offset, key in enumerate(self._phone) if key)
+        return iter(sorted([*self._full, *bare]))
+
+    def __getitem__(self, contact_id: int) -> Contact:
+        contact = self._full.get(contact_id)
+        if contact is not None:
+            return contact
+        contact = self.peek(contact_id)
+        self[contact_id] = contact
+        return contact
+
+    # Mapping.get would raise and catch a KeyError on every miss; sends look up often.
+    def get(  # type: ignore[override]
+        self, contact_id: int, default: Contact | None = None
+    ) -> Contact | None:
+        contact = self._full.get(contact_id)
+        if contact is not None:
+            return contact
+        return self[contact_id] if self._offset(contact_id) is not None else default
+
+    def __setitem__(self, contact_id: int, contact: Contact) -> None:
+        self._forget_bare(contact_id)
+        self._full[contact_id] = contact
+
+    def __delitem__(self, contact_id: int) -> None:
+        if self._full.pop(contact_id, None) is None:
+            if self._offset(contact_id) is None:
+                raise KeyError(contact_id)
+            self._forget_bare(contact_id)
+
+    def _forget_bare(self, contact_id: int) -> None:
+        offset = self._offset(contact_id)
+        if offset is not None:
+            self._phone[offset] = 0
+            self._bare -= 1
+
+    def add_bare(self, contact_id: int, phone: int, stamp: int, channel_serial: int) -> None:
+        """A contact with only this phone channel, created and updated at ``stamp``."""
+        offset = contact_id - self._first
+        missing = offset + 1 - len(self._phone)
+        if missing > 0:
+            for column in (self._phone, self._stamp, self._channel):
+                column.frombytes(bytes(8 * missing))
+        self._phone[offset] = phone
+        self._stamp[offset] = stamp
+        self._channel[offset] = channel_serial
+        self._bare += 1
+
+    def phone_of(self, contact_id: int) -> str | None:
+        """The contact's phone without building it (``KeyError`` if there is no such contact)."""
+        offset = self._offset(contact_id)
+        if offset is not None:
+            return str(self._phone[offset])
+        return self._full[contact_id].phone
+
+    def is_bare(self, contact_id: int) -> bool:
+        return contact_id not in self._full and self._offset(contact_id) is not None
+
+    def peek(self, contact_id: int) -> Contact:
+        """The contact, read-only: a bare one is built afresh and not kept."""
+        contact = self._full.get(contact_id)
+        if contact is not None:
+            return contact
+        offset = self._offset(contact_id)
+        if offset is None:
+            raise KeyError(contact_id)
+        phone, stamp = str(self._phone[offset]), self._stamp[offset]
+        channel = ChannelRecord(
+            id=f"{self._channel_prefix}-{self._channel[offset]:012x}",
+            type="phone",
+            value=phone,
+            created_us=stamp,
+            updated_us=stamp,
+        )
+        return Contact(
+            id=contact_id,
+            uuid=f"{self._contact_prefix}-{contact_id:012x}",
+            phone=phone,
+            created_us=stamp,
+            updated_us=stamp,
+            channels={"phone": channel},
+        )
+
+
+class PhoneIndex(Mapping[str, Contact]):
+    """The contact holding each phone number; reading one gives the kept :class:`Contact`."""
+
+    def __init__(self, contacts: ContactStore) -> None:
+        self._ids: dict[int | str, int] = {}
+        self._contacts = contacts
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __iter__(self) -> Iterator[str]:
+        return map(phone_text, self._ids)
+
+    def __contains__(self, phone: object) -> bool:
+        return isinstance(phone, str) and phone_key(phone) in self._ids
+
+    def __getitem__(self, phone: str) -> Contact:
+        return self._contacts[self._ids[phone_key(phone)]]
+
+    def get(  # type: ignore[override] # without Mapping.get's KeyError on a miss
+        self, phone: str, default: Contact | None = None
+    ) -> Contact | None:
+        contact_id = self._ids.get(phone_key(phone))
+        return default if contact_id is None else self._contacts[contact_id]
+
+    def id_of(self, phone: str) -> int | None:
+        return self._ids.get(phone_key(phone))
+
+    def link(self, phone: str, contact_id: int) -> None:
+        self._ids[phone_key(phone)] = contact_id
+
+    def unlink(self, phone: str, contact_id: int) -> None:
+        key = phone_key(phone)
+        if self._ids.get(key) == contact_id:
+            del self._ids[key]
+
+
+class MessageLog(Sequence[MessageRecord]):
+    """Every message in creation order; a broadcast's messages are built when read."""
+
+    def __init__(self, build: Callable[[BroadcastRecord, int], MessageRecord]) -> None:
+        self._items: list[MessageRecord | BroadcastRecord] = []
+        self._build = build
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @overload
+    def __getitem__(self, index: int) -> MessageRecord: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[MessageRecord]: ...
+    def __getitem__(self, index: int | slice) -> MessageRecord | Sequence[MessageRecord]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self._items)))]
+        item = self._items[index]
+        if isinstance(item, MessageRecord):
+            return item
+        return self._build(item, (index % len(self._items)) - item.first_position)
+
+    def __iter__(self) -> Iterator[MessageRecord]:
+        for index in range(len(self._items)):
+            yield self[index]
+
+    def append(self, record: MessageRecord) -> None:
+        self._items.append(record)
+
+    def append_broadcast(self, broadcast: BroadcastRecord) -> None:
+        assert broadcast.first_position == len(self._items)
+        self._items.extend(repeat(broadcast, len(broadcast)))
+
+
+class ConversationStore(MutableMapping[int, Conversation]):
+    """Conversations by id. An individual SMS thread a list broadcast started is kept as a
+    row of arrays (id, inbox, phone, created) until it is first read through this mapping;
+    its messages are then gathered from the broadcasts. :meth:`peek` reads without that."""
+
+    def __init__(self, state: SandboxState) -> None:
+        self._state = state
+        self._full: dict[int, Conversation] = {}
+        self._row_id = array("q")  # ascending
+        self._row_inbox = array("q")
+        self._row_phone = array("q")
+        self._row_created = array("q")
+        self._row_gone = bytearray()
+        self._bare = 0
+        self._by_inbox: dict[int, dict[int, int]] = {}  # inbox -> phone key -> id
+
+    def __repr__(self) -> str:
+        return f"<ConversationStore {len(self)} conversations>"
+
+    def __len__(self) -> int:
+        return len(self._full) + self._bare
+
+    @property
+    def bare_count(self) -> int:
+        """How many conversations are still rows."""
+        return self._bare
+
+    def _row(self, conversation_id: int) -> int | None:
+        if not self._bare:
+            return None
+        row = bisect_left(self._row_id, conversation_id)
+        if row < len(self._row_id) and self._row_id[row] == conversation_id:
+            return None if self._row_gone[row] else row
+        return None
+
+    def __contains__(self, conversation_id: object) -> bool:
+        if not isinstance(conversation_id, int):
+            return False
+        return conversation_id in self._full or self._row(conversation_id) is not None
+
+    def __iter__(self) -> Iterator[int]:
+        bare = (i for row, i in enumerate(self._row_id) if not self._row_gone[row])
+        return iter(sorted([*self._full, *bare]))
+
+    def __getitem__(self, conversation_id: int) -> Conversation:
+        found = self._full.get(conversation_id)
+        if found is not None:
+            return found
+        return self._state._keep_conversation(self.peek(conversation_id))
+
+    def get(  # type: ignore[override] # without Mapping.get's KeyError on a miss
+        self, conversation_id: int, default: Conversation | None = None
+    ) -> Conversation | None:
+        found = self._full.get(conversation_id)
+        if found is not None:
+            return found
+        return self[conversation_id] if self._row(conversation_id) is not None else default
+
+    def __setitem__(self, conversation_id: int, conversation: Conversation) -> None:
+        if self._bare:
+            self._forget_bare(conversation_id)
+        self._full[conversation_id] = conversation
+
+    def __delitem__(self, conversation_id: int) -> None:
+        if self._full.pop(conversation_id, None) is None:
+            if self._row(conversation_id) is None:
+                raise KeyError(conversation_id)
+            self._forget_bare(conversation_id)
+
+    def _forget_bare(self, conversation_id: int) -> None:
+        row = self._row(conversation_id)
+        if row is not None:
+            self._row_gone[row] = 1
+            self._bare -= 1
+            del self._by_inbox[self._row_inbox[row]][self._row_phone[row]]
+
+    def add_bare(self, conversation_id: int, inbox_id: int, phone: int, created_us: int) -> None:
+        assert not self._row_id or conversation_id > self._row_id[-1]
+        self._row_id.append(conversation_id)
+        self._row_inbox.append(inbox_id)
+        self._row_phone.append(phone)
+        self._row_created.append(created_us)
+        self._row_gone.append(0)
+        self._bare += 1
+        self._by_inbox.setdefault(inbox_id, {})[phone] = conversation_id
+
+    def bare_with(self, inbox_id: int, phone: str) -> int | None:
+        """The id of the bare conversation between this inbox and phone, if any."""
+        by_phone = self._by_inbox.get(inbox_id)
+        if not by_phone:
+            return None
+        key = phone_key(phone)
+        return by_phone.get(key) if isinstance(key, int) else None
+
+    def bare_inboxes(self) -> list[int]:
+        return list(self._by_inbox)
+
+    def peek(self, conversation_id: int) -> Conversation:
+        """The conversation, read-only: a bare one is built afresh (without its messages)."""
+        found = self._full.get(conversation_id)
+        if found is not None:
+            return found
+        row = self._row(conversation_id)
+        if row is None:
+            raise KeyError(conversation_id)
+        phone = str(self._row_phone[row])
+        return Conversation(
+            id=conversation_id,
+            inbox_id=self._row_inbox[row],
+            target=phone,
+            channel="sms",
+            type="individual",
+            recipients=(phone,),
+            created_us=self._row_created[row],
+            updated_us=self._state.conversation_timeline.stamp_of(conversation_id) or 0,
+        )
+
+    def summary(self, conversation_id: int) -> dict[str, Any]:
+        """What a message embeds about its conversation (§2.3)."""
+        return self.peek(conversation_id).summary()
 
 
 def _inbox(
@@ -508,6 +929,23 @@ _SEED_SURVEYS: Final = (
 _HEX12: Final = frozenset("0123456789abcdef")
 
 
+# Distinct id ranges per object type make a mixed-up id fail loudly in tests.
+FIRST_IDS: Final[Mapping[str, int]] = MappingProxyType(
+    {
+        "message": 100_001,
+        "template": 200_001,
+        "contact": 300_001,
+        "conversation": 500_001,
+        "tag": 600_001,
+        "list": 700_001,
+        "survey": 800_001,
+        "schedule": 900_001,
+        "field": 201,
+        "channel": 1,
+    }
+)
+
+
 def _uuid_prefix(rng: random.Random) -> str:
     """The first four groups of a version-4 UUID; ids fill the last group."""
     a, b, c, d = rng.getrandbits(32), rng.getrandbits(16), rng.getrandbits(12), rng.getrandbits(12)
@@ -521,13 +959,19 @@ class SandboxState:
         team: the Team object of ``GET /v1/team``.
         users: team memberships (``/v1/users/*``) by member id, in step with ``team``.
         inboxes: Inbox objects by id (``channel`` is ``"sms"`` or ``"email"``).
-        contacts: contacts by id.
+        contacts: contacts by id (a :class:`ContactStore`: bare phone-only contacts stay in
+            arrays until read through it).
+        contacts_by_phone: the contact holding each phone (a :class:`PhoneIndex`).
         custom_fields: custom contact field titles by field id.
         tags: tags by id.
         templates: message templates by id.
         surveys: Survey objects by id.
-        conversations: conversations by id.
-        messages: every message in creation order (creation times strictly increase).
+        conversations: conversations by id (a :class:`ConversationStore`: threads a list
+            broadcast started stay array rows until read through it).
+        messages: every message in creation order (creation times strictly increase; a
+            :class:`MessageLog`, which builds a broadcast's messages when read).
+        message_created: the creation stamps of ``messages``, for bisect.
+        broadcasts: every list broadcast, one :class:`BroadcastRecord` each.
         lists: v2 lists by id.
         schedules: Scheduled objects by id, as ``GET /v1/schedule/{id}`` returns them.
         ledger: every committed send.
@@ -560,24 +1004,27 @@ class SandboxState:
             EMAIL_INBOX_ID: _inbox(EMAIL_INBOX_ID, "Email", None, [7, 8], "email"),
         }
         self.users: dict[int, TeamUser] = {}
-        self.contacts: dict[int, Contact] = {}
-        self.contacts_by_phone: dict[str, Contact] = {}
+        self.contacts = ContactStore(
+            FIRST_IDS["contact"], self._contact_uuid_prefix, self._channel_uuid_prefix
+        )
+        self.contacts_by_phone = PhoneIndex(self.contacts)
         self.contacts_by_email: dict[str, Contact] = {}
-        self.contact_timeline = Timeline()
+        self.contact_timeline = Timeline(FIRST_IDS["contact"])
         self.custom_fields: dict[int, str] = {}
         self.tags: dict[int, TagRecord] = {}
         self.tag_members: dict[int, set[int]] = {}  # tag id -> contact ids
-        self.tag_timeline = Timeline()
+        self.tag_timeline = Timeline(FIRST_IDS["tag"])
         self.templates: dict[int, TemplateRecord] = {}
         self.template_by_local_id: dict[str, int] = {}
-        self.template_timeline = Timeline()
+        self.template_timeline = Timeline(FIRST_IDS["template"])
         self.surveys: dict[int, dict[str, Any]] = {}
-        self.conversations: dict[int, Conversation] = {}
+        self.conversations = ConversationStore(self)
         self._conversation_index: dict[tuple[int, str], Conversation] = {}
         self._conversations_by_target: dict[str, list[Conversation]] = {}
-        self.conversation_timeline = Timeline()
-        self.messages: list[MessageRecord] = []
-        self.message_created: list[int] = []  # parallel to messages, for bisect
+        self.conversation_timeline = Timeline(FIRST_IDS["conversation"])
+        self.messages = MessageLog(self._broadcast_message)
+        self.message_created = array("q")  # parallel to messages, for bisect
+        self.broadcasts: list[BroadcastRecord] = []
         self.lists: dict[int, ListRecord] = {}
         self.schedules: dict[int, dict[str, Any]] = {}
         self.schedule_requests: dict[int, dict[str, Any]] = {}  # the merged request bodies
@@ -590,19 +1037,7 @@ class SandboxState:
         self.email_by_local_id: dict[str, dict[str, Any]] = {}
         self.list_by_local_id: dict[str, int] = {}
         self.schedule_by_local_id: dict[str, int] = {}
-        # Distinct id ranges per object type make a mixed-up id fail loudly in tests.
-        self._next_id = {
-            "message": 100_001,
-            "template": 200_001,
-            "contact": 300_001,
-            "conversation": 500_001,
-            "tag": 600_001,
-            "list": 700_001,
-            "survey": 800_001,
-            "schedule": 900_001,
-            "field": 201,
-            "channel": 1,
-        }
+        self._next_id = dict(FIRST_IDS)
         self._last_message_us = 0
         self._seed(start_us)
 
@@ -679,11 +1114,23 @@ class SandboxState:
         return frozenset(member["id"] for member in self.team["members"])
 
     def contact_for_phone(self, phone: str, now_us: int) -> Contact:
-        contact = self.contacts_by_phone.get(phone)
-        if contact is None:
+        return self.contacts[self.contact_id_for_phone(phone, now_us)]
+
+    def contact_id_for_phone(self, phone: str, now_us: int) -> int:
+        """The id of the contact holding ``phone``; a new bare contact if there is none."""
+        found = self.contacts_by_phone.id_of(phone)
+        if found is not None:
+            return found
+        key = phone_key(phone)
+        if isinstance(key, str):
             contact = self.new_contact(now_us)
             self.set_channel(contact, "phone", phone, contact.created_us)
-        return contact
+            return contact.id
+        contact_id = self.new_id("contact")
+        stamp = self.contact_timeline.touch(contact_id, now_us)
+        self.contacts.add_bare(contact_id, key, stamp, self.new_id("channel"))
+        self.contacts_by_phone.link(phone, contact_id)
+        return contact_id
 
     def contact_for_email(self, email: str, now_us: int) -> Contact:
         contact = self.contacts_by_email.get(email.lower())
@@ -761,7 +1208,7 @@ class SandboxState:
             record.updated_us = now_us
         if channel_type == "phone":
             contact.phone = value
-            self.contacts_by_phone[value] = contact
+            self.contacts_by_phone.link(value, contact.id)
         elif channel_type == "email":
             contact.email = value
             self.contacts_by_email[value.lower()] = contact
@@ -779,8 +1226,7 @@ class SandboxState:
 
     def _unindex(self, contact: Contact, channel_type: str) -> None:
         if channel_type == "phone" and contact.phone is not None:
-            if self.contacts_by_phone.get(contact.phone) is contact:
-                del self.contacts_by_phone[contact.phone]
+            self.contacts_by_phone.unlink(contact.phone, contact.id)
         elif channel_type == "email" and contact.email is not None:
             key = contact.email.lower()
             if self.contacts_by_email.get(key) is contact:
@@ -800,7 +1246,7 @@ class SandboxState:
             self.drop_channel(contact, channel_type)
         self.set_contact_tags(contact, ())
         for record in self.lists.values():
-            record.members.pop(contact.id, None)
+            record.members.discard(contact.id)
         self.contact_timeline.remove(contact.id)
         del self.contacts[contact.id]
 
@@ -938,7 +1384,7 @@ class SandboxState:
         reuse: bool = True,
     ) -> Conversation:
         key = (inbox_id, target)
-        found = self._conversation_index.get(key) if reuse else None
+        found = self.conversation_with(inbox_id, target) if reuse else None
         if found is not None:
             return found
         conversation = Conversation(
@@ -959,7 +1405,29 @@ class SandboxState:
         return conversation
 
     def conversation_with(self, inbox_id: int, target: str) -> Conversation | None:
-        return self._conversation_index.get((inbox_id, target))
+        found = self._conversation_index.get((inbox_id, target))
+        if found is None and self.conversations.bare_count:
+            bare = self.conversations.bare_with(inbox_id, target)
+            if bare is not None:
+                return self.conversations[bare]
+        return found
+
+    def _keep_conversation(self, conversation: Conversation) -> Conversation:
+        """Make a bare conversation (built by ``peek``) a kept one, with its messages."""
+        found = [
+            (broadcast.first_stamp + index, broadcast, index)
+            for broadcast in self.broadcasts
+            if (index := broadcast.position_of(conversation.id)) is not None
+        ]
+        found.sort(key=lambda item: item[0])
+        conversation.messages = [self._broadcast_message(b, i) for _, b, i in found]
+        for (_, broadcast, index), message in zip(found, conversation.messages, strict=True):
+            broadcast.kept[index] = message
+        conversation.created = [stamp for stamp, _, _ in found]
+        self.conversations[conversation.id] = conversation
+        self._conversation_index[(conversation.inbox_id, conversation.target)] = conversation
+        self._conversations_by_target.setdefault(conversation.target, []).append(conversation)
+        return conversation
 
     def conversations_with_target(self, target: str) -> list[Conversation]:
         return list(self._conversations_by_target.get(target, ()))
@@ -1054,3 +1522,171 @@ class SandboxState:
         conversation.created.append(stamp)
         self.touch_conversation(conversation, stamp)
         return record
+
+    def broadcast(
+        self,
+        *,
+        record: ListRecord,
+        broadcast_id: int,
+        inbox_id: int,
+        now_us: int,
+        at: float,
+        kind: LedgerKind,
+        user: int,
+        text: str | None,
+        merge: Callable[[str | None, Contact | None], str | None],
+        message_type: str,
+        local_id: str | None,
+        media: str | None,
+        author: str | None,
+        private: bool,
+        request_id: str | None,
+    ) -> BroadcastRecord:
+        """Send one one-to-one message to every list member with a phone that has not opted
+        out, all under ``broadcast_id``, and commit each to the ledger.
+
+        Stored as one :class:`BroadcastRecord`: recipient ``i`` gets the next message id and
+        creation stamp in turn, and a new thread stays a bare conversation row.
+        """
+        plain_text = merge(text, None)
+        first_stamp = self.message_stamp(now_us)
+        broadcast = BroadcastRecord(
+            id=broadcast_id,
+            inbox_id=inbox_id,
+            list_id=record.id,
+            local_id=local_id,
+            request_id=request_id,
+            at=at,
+            kind=kind,
+            user=user,
+            text=plain_text,
+            media=media,
+            author=author,
+            private=private,
+            message_type=message_type,
+            first_message_id=self._next_id["message"],
+            first_stamp=first_stamp,
+            first_seq=len(self.ledger),
+            first_position=len(self.messages),
+        )
+        contacts, opted_out, conversations = self.contacts, self.opted_out, self.conversations
+        timeline = self.conversation_timeline
+        merging = text is not None and "{{" in text
+        stamp = first_stamp
+        for contact_id in record.members:
+            phone = contacts.phone_of(contact_id)
+            # Opted-out members are skipped, as the app's broadcast does; email-only ones too.
+            if phone is None or phone in opted_out:
+                continue
+            message_text = plain_text
+            if merging and not contacts.is_bare(contact_id):
+                message_text = merge(text, contacts.peek(contact_id))
+            full = self._conversation_index.get((inbox_id, phone))
+            if full is not None:
+                conversation_id = full.id
+            else:
+                bare = conversations.bare_with(inbox_id, phone)
+                key = phone_key(phone)
+                if bare is not None:
+                    conversation_id = bare
+                elif isinstance(key, int):
+                    conversation_id = self.new_id("conversation")
+                    conversations.add_bare(conversation_id, inbox_id, key, now_us)
+                    # A thread object is stamped when made and again by its first message.
+                    timeline.skip(now_us)
+                else:
+                    full = self.conversation_for(
+                        inbox_id=inbox_id,
+                        target=phone,
+                        recipients=(phone,),
+                        channel="sms",
+                        kind="individual",
+                        now_us=now_us,
+                    )
+                    conversation_id = full.id
+            index = len(broadcast)
+            broadcast.add(phone, conversation_id, message_text)
+            if full is not None:
+                message = self._broadcast_message(broadcast, index)
+                broadcast.kept[index] = message
+                full.messages.append(message)
+                full.created.append(stamp)
+                full.updated_us = timeline.touch(conversation_id, stamp)
+            else:
+                timeline.touch(conversation_id, stamp)
+            stamp += 1
+        count = len(broadcast)
+        self._next_id["message"] += count
+        self._last_message_us = max(self._last_message_us, first_stamp + count - 1)
+        self.message_created.extend(range(first_stamp, first_stamp + count))
+        self.messages.append_broadcast(broadcast)
+        self.ledger.record_broadcast(broadcast)
+        self.broadcasts.append(broadcast)
+        return broadcast
+
+    def _broadcast_message(self, broadcast: BroadcastRecord, index: int) -> MessageRecord:
+        """Recipient ``index`` of ``broadcast`` as the stored message it stands for."""
+        kept = broadcast.kept.get(index)
+        if kept is not None:
+            return kept  # type: ignore[no-any-return]
+        stamp = broadcast.first_stamp + index
+        date = rfc3339(stamp)
+        phone = broadcast.phone(index)
+        conversation_id = broadcast.conversations[index]
+        body: dict[str, Any] = {
+            "id": broadcast.first_message_id + index,
+            "date": date,
+            "updated": date,
+            "local_id": broadcast.local_id,
+            "phone": phone,
+            "target": phone,
+            "text": broadcast.texts.get(index, broadcast.text),
+            "media": broadcast.media,
+            "status": "sent",
+            "type": broadcast.message_type,
+            "user": broadcast.user,
+            "author": broadcast.author,
+            "broadcast_id": broadcast.id,
+            "private": broadcast.private,
+            "flagged": False,
+            "support": False,
+            "link_url": None,
+            "conversation": self.conversations.summary(conversation_id),
+        }
+        return MessageRecord(
+            id=body["id"], created_us=stamp, conversation_id=conversation_id, json=body
+        )
+
+    def thread_messages(
+        self, phone: str, inbox_id: int | None, *, before: int | None, limit: int
+    ) -> list[MessageRecord]:
+        """The ``limit`` newest messages created before ``before`` in the individual or
+        group threads keyed by ``phone``, in one inbox or every inbox, newest first."""
+        if inbox_id is not None:
+            found = self._conversation_index.get((inbox_id, phone))
+            full = [found] if found is not None else []
+            inboxes = [inbox_id]
+        else:  # some clients omit inboxID (§2.1): search every inbox
+            full = self.conversations_with_target(phone)
+            inboxes = self.conversations.bare_inboxes()
+        picked: list[MessageRecord] = []
+        for conversation in full:
+            end = (
+                len(conversation.messages)
+                if before is None
+                else bisect_left(conversation.created, before)
+            )
+            picked.extend(conversation.messages[max(0, end - limit) : end])
+        lazy: list[tuple[int, BroadcastRecord, int]] = []
+        for inbox in inboxes if self.conversations.bare_count else ():
+            bare = self.conversations.bare_with(inbox, phone)
+            if bare is None:
+                continue
+            for broadcast in self.broadcasts:
+                index = broadcast.position_of(bare)
+                if index is not None and (before is None or broadcast.first_stamp + index < before):
+                    lazy.append((broadcast.first_stamp + index, broadcast, index))
+        lazy.sort(key=lambda item: item[0], reverse=True)
+        picked.extend(self._broadcast_message(b, i) for _, b, i in lazy[:limit])
+        picked.sort(key=lambda m: m.created_us, reverse=True)
+        return picked[:limit]
