@@ -12,7 +12,7 @@ import functools
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Final, Self, final
 from urllib.parse import urlsplit
@@ -337,8 +337,19 @@ class HeymarketClient:
         *,
         timeout: Timeouts | float | UseClientDefault = USE_CLIENT_DEFAULT,
         reconcile: Reconcile[ApiResponse] | None = None,
+        deadline: float | None = None,
+        before_send: Callable[[], Awaitable[None]] | None = None,
     ) -> ApiResponse:
         """Send one API request with auth, pacing and retries; the services use this.
+
+        Args:
+            request: the request to send.
+            timeout: this call's time limits instead of the client's.
+            reconcile: looks for the effect of an ambiguous attempt before a repeat.
+            deadline: an absolute ``time.monotonic()`` moment the whole call (pacing,
+                retries, answers) must end by; it caps the retry policy's own deadline.
+            before_send: awaited right before each attempt goes on the wire (after its
+                pacing slot); an exception it raises ends the call without sending.
 
         Raises:
             ClientClosedError: the client is closed (also while the request waited).
@@ -355,14 +366,22 @@ class HeymarketClient:
         self._state = ClientState.OPENED
         timeouts = None if timeout is USE_CLIENT_DEFAULT else _timeouts(timeout, self.timeouts)
         # The retry deadline bounds the whole call: pacing waits and reading answers included.
-        deadline = time.monotonic() + self.retry_policy.deadline
+        own_deadline = time.monotonic() + self.retry_policy.deadline
+        deadline = own_deadline if deadline is None else min(deadline, own_deadline)
         url = self.base_url + request.path
         body = request.body_bytes()
         description = f"{request.method} {request.path}"
         # A partial, not a wrapping coroutine: each attempt awaits _send_authenticated
         # directly, one coroutine and one frame fewer on every resume.
         attempt = functools.partial(
-            self._send_authenticated, request, url, body, timeouts, description, deadline=deadline
+            self._send_authenticated,
+            request,
+            url,
+            body,
+            timeouts,
+            description,
+            deadline=deadline,
+            before_send=before_send,
         )
         return await call_with_retries(
             attempt,
@@ -371,6 +390,7 @@ class HeymarketClient:
             reconcile=reconcile,
             description=description,
             closed=self._closing,
+            deadline=deadline,
         )
 
     def _pacing_deadline(self, deadline: float, timeouts: Timeouts | None, now: float) -> float:
@@ -391,6 +411,7 @@ class HeymarketClient:
         description: str,
         *,
         deadline: float,
+        before_send: Callable[[], Awaitable[None]] | None = None,
     ) -> ApiResponse:
         refreshed = False
         while True:
@@ -409,6 +430,8 @@ class HeymarketClient:
                 await limiter.acquire(deadline=self._pacing_deadline(deadline, timeouts, now))
                 timeouts = self._less_waited(timeouts, clock() - now)
             try:
+                if before_send is not None:
+                    await before_send()
                 if self.is_closed:
                     # Closed while this attempt waited (backoff, token, slot): sending now
                     # would open a new connection pool that nobody closes.
