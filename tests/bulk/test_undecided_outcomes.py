@@ -4,14 +4,17 @@ client, a refused resend or a stalled run leave it in flight for a lookup."""
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from heymarket_async import HeymarketClient, RetryPolicy, SendMessage, _retry
-from heymarket_async.bulk import BatchSender, Journal, OutcomeStatus, broadcast
-from heymarket_async.errors import ClientClosedError, ConflictError
+from heymarket_async.bulk import BatchReport, BatchSender, Journal, OutcomeStatus, broadcast
+from heymarket_async.bulk._journal import LeaseScope
+from heymarket_async.errors import BulkSendError, ClientClosedError, ConflictError
 from heymarket_async.sandbox import Fault, FaultPlan, Sandbox
 
 from ..hostile import Answer, HostileServer
@@ -127,3 +130,91 @@ async def test_a_conflict_without_an_earlier_ambiguous_attempt_still_fails(
             report = await BatchSender(hm, key="k", journal=tmp_path / "j.sqlite3").send_all([send])
     assert report.failed == 1
     assert isinstance(report.problems[0].error, ConflictError)
+
+
+def _serve(ready: threading.Event, stop: threading.Event, holder: dict[str, Sandbox]) -> None:
+    """A sandbox on its own thread and loop, so it keeps answering while a run stalls."""
+
+    async def main() -> None:
+        async with Sandbox(rate_limit_per_minute=None, dedupe_individual_sends=False) as sb:
+            holder["sb"] = sb
+            ready.set()
+            while not stop.is_set():  # noqa: ASYNC110 - a thread's stop flag
+                await asyncio.sleep(0.02)
+
+    asyncio.run(main())
+
+
+@pytest.mark.timeout(60)
+async def test_a_run_that_stalled_past_its_lease_sends_nothing_after_the_takeover(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run A claims sends that wait for pacing slots, then its loop stalls past the lease
+    ttl (a slow synchronous callback) while run B takes the job over and sends them. When A
+    resumes, its waiting sends must not go out: A stops with BulkSendError, nobody twice.
+
+    A's heartbeat is made late (it notices a lost lease only up to ttl/3 after the loop
+    resumes, a race a waiting send can win): the sends themselves must check the lease.
+    """
+
+    async def late_heartbeat(_scope: object) -> None:
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(LeaseScope, "_beat", late_heartbeat)
+    ready, stop, stalled = threading.Event(), threading.Event(), threading.Event()
+    holder: dict[str, Sandbox] = {}
+    server = threading.Thread(target=_serve, args=(ready, stop, holder))
+    server.start()
+    try:
+        assert ready.wait(10)
+        sb = holder["sb"]
+        path = tmp_path / "j.sqlite3"
+        numbers = [f"1510{i:07d}" for i in range(8)]
+        requests = [
+            SendMessage(
+                inbox_id=sb.default_inbox_id,
+                creator_id=sb.default_creator_id,
+                phone_number=number,
+                text="Hi",
+            )
+            for number in numbers
+        ]
+        results: dict[str, object] = {}
+
+        def run_b() -> None:
+            async def b() -> None:
+                async with HeymarketClient(**sb.client_kwargs(), rate_limit_per_minute=None) as hm:
+                    sender = BatchSender(hm, key="job", journal=Journal(path, lease_ttl=1.0))
+                    results["B"] = await sender.send_all(requests)
+
+            asyncio.run(b())
+
+        def on_outcome(_outcome: object) -> None:
+            if not stalled.is_set():
+                stalled.set()
+                time.sleep(1.5)  # A's lease (1 s) expires while its loop is blocked
+                other = threading.Thread(target=run_b)
+                other.start()
+                other.join(30)  # B takes the job over and finishes it
+
+        async with HeymarketClient(
+            **sb.client_kwargs(), rate_limit_per_minute=30, retry=RetryPolicy(attempts=3)
+        ) as hm:
+            sender = BatchSender(
+                hm,
+                key="job",
+                journal=Journal(path, lease_ttl=1.0),
+                concurrency=8,
+                on_outcome=on_outcome,
+            )
+            with pytest.raises(BulkSendError, match="lease"):
+                await asyncio.wait_for(sender.send_all(requests), 30)
+        report = results["B"]
+        assert isinstance(report, BatchReport)
+        assert report.sent + report.skipped == len(numbers)
+        counts = sb.ledger_counts_by_recipient()
+        assert {n: c for n, c in counts.items() if c > 1} == {}
+        assert sorted(counts) == numbers
+    finally:
+        stop.set()
+        server.join(10)
