@@ -25,7 +25,12 @@ import attrs
 
 from .._reconcile import PROBE_MEMBERS
 from .._validation import check_phone, check_positive_int, normalize_phone
-from ..errors import BulkSendError, HeymarketError, RequestValidationError
+from ..errors import (
+    BulkSendError,
+    HeymarketError,
+    RequestValidationError,
+    UnexpectedResponseError,
+)
 from ..resources._base import unwrap
 from ..resources.messages import SendMessage
 from ..resources.team import build_get_team
@@ -47,6 +52,10 @@ if TYPE_CHECKING:
 _LOOKUP_BATCH: Final = 500
 # Contact status requests in flight at once with skip_opted_out.
 _STATUS_CONCURRENCY: Final = 8
+UNKNOWN_LIST_REASON: Final = (
+    "not sent: the list was created (HTTP 2xx) but its id could not be read from the "
+    "answer, so nothing was sent to it"
+)
 
 
 @attrs.frozen(kw_only=True)
@@ -325,6 +334,9 @@ class _Run:
                     request=None,
                     status=OutcomeStatus.FAILED,
                     error=exc,
+                    reason=UNKNOWN_LIST_REASON
+                    if isinstance(exc, UnexpectedResponseError)
+                    else None,
                     recipients=len(phones),
                 )
             )
