@@ -38,6 +38,7 @@ from ._config import (
     RetryPolicy,
     Timeouts,
     UseClientDefault,
+    is_finite_seconds,
 )
 from ._protocol import ApiRequest, ApiResponse, decipher_response, redact
 from ._ratelimit import RateLimiter, SlidingWindowLimiter
@@ -123,16 +124,17 @@ def _is_positive_int(value: object) -> bool:
 
 
 def _is_finite_seconds(value: object) -> bool:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    return 0 <= value < float("inf")
+    return is_finite_seconds(value) and value >= 0
 
 
 def _timeouts(value: object, base: Timeouts = DEFAULT_TIMEOUTS) -> Timeouts:
     if isinstance(value, Timeouts):
         return value
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise ConfigurationError(f"timeout must be a Timeouts or a positive number, got {value!r}")
+    if not is_finite_seconds(value) or not value > 0:
+        raise ConfigurationError(
+            f"timeout must be a Timeouts or a positive, finite number of seconds, got "
+            f"{value!r:.40}; for no limit pass Timeouts(total=None)"
+        )
     # A bare number bounds the whole request.
     return Timeouts(connect=base.connect, read=base.read, total=float(value))
 

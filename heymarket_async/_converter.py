@@ -75,9 +75,10 @@ def _check_ids(value: object, depth: int = 0) -> None:
         for item in value:
             _check_ids(item, depth + 1)
         return
-    if not attrs.has(type(value)):
+    cls: Any = type(value)
+    if not attrs.has(cls):
         return
-    for field in attrs.fields(type(value)):
+    for field in attrs.fields(cls):
         item = getattr(value, field.name)
         if (field.name == "id" or field.name.endswith("_id")) and type(item) is int:
             if not 1 <= item <= MAX_ID:

@@ -42,6 +42,8 @@ from ._sender import (
     OutcomeStatus,
     _aiter,
     _check_key,
+    check_items,
+    check_journal,
     opt_out_reason,
 )
 
@@ -441,6 +443,8 @@ async def broadcast(
             the team's ``list_size`` is not a positive whole number (nothing was sent).
     """
     key = _check_key(key)
+    check_items("phones", phones)
+    check_journal(journal)
     content: dict[str, object] = {
         name: value
         for name, value in (("text", text), ("template_id", template_id), ("media_url", media_url))

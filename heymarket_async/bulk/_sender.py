@@ -187,6 +187,29 @@ def derive_local_id(key: str, send: SendMessage) -> str:
     return f"{_check_key(key)}-{digest[:24]}"
 
 
+def check_items(name: str, items: object) -> None:
+    """Refuse what is not an iterable or async iterable of items (a lone string included)."""
+    if isinstance(items, str | bytes | bytearray) or not isinstance(
+        items, Iterable | AsyncIterable
+    ):
+        raise RequestValidationError(
+            name, f"must be an iterable or async iterable, got {type(items).__name__}"
+        )
+
+
+def check_journal(journal: object) -> None:
+    """Refuse a ``journal`` option that is not a Journal, a path or ``None``."""
+    if journal is None or isinstance(journal, Journal | str):
+        return
+    if isinstance(journal, os.PathLike) and isinstance(os.fspath(journal), str):
+        return
+    raise RequestValidationError(
+        "journal",
+        "must be a Journal, a file path (str or os.PathLike) or None, "
+        f"got {type(journal).__name__}",
+    )
+
+
 async def _aiter(
     items: Iterable[SendMessage] | AsyncIterable[SendMessage],
 ) -> AsyncIterator[object]:
@@ -585,6 +608,9 @@ class BatchSender:
             raise RequestValidationError("skip_opted_out", "must be True or False")
         if not isinstance(resend_broadcasts, bool):
             raise RequestValidationError("resend_broadcasts", "must be True or False")
+        check_journal(journal)
+        if on_outcome is not None and not callable(on_outcome):
+            raise RequestValidationError("on_outcome", "must be a callable or None")
         self._client = client
         self.concurrency = concurrency
         self._journal = journal
@@ -638,7 +664,11 @@ class BatchSender:
 
         Closing the iterator early (or cancelling its consumer) cancels the requests in
         flight; their journal entries stay ``inflight`` and are reconciled on the next run.
+
+        Raises:
+            RequestValidationError: ``requests`` is not an iterable (nothing was sent).
         """
+        check_items("requests", requests)
         queue: asyncio.Queue[Outcome | None] = asyncio.Queue(maxsize=self.concurrency)
         producer = asyncio.create_task(self._produce(requests, queue))
         try:
