@@ -376,8 +376,10 @@ async def _team_list_size(client: HeymarketClient) -> int:
     value = team.get("list_size") if isinstance(team, dict) else None
     # Read raw: a lenient reading would turn true into 1 and 1.5 into 1.
     if type(value) is not int or value <= 0:
+        # Never echo what the answer holds at length (it could be megabytes, or a secret).
+        shown = repr(value) if isinstance(value, int | float | None) else type(value).__name__
         raise BulkSendError(
-            f"the team's list_size is {value!r}, not a positive whole number, so lists "
+            f"the team's list_size is {shown:.40}, not a positive whole number, so lists "
             "cannot be sized; pass list_size="
         )
     return value

@@ -70,3 +70,14 @@ async def test_a_value_the_journal_cannot_store_is_a_bulk_send_error(tmp_path: P
         await book.claim("x-1", run_id="r")
         with pytest.raises(BulkSendError, match="OverflowError"):
             await book.finish("x-1", "sent", message_id=2**63)
+
+
+async def test_an_unusable_list_size_is_not_echoed_at_length() -> None:
+    huge = "s3cr3t-" + "x" * 100_000
+    async with HostileServer() as server:
+        server.script("GET", "/v1/team", then=Answer.json({"id": 1, "list_size": huge}))
+        async with server.client() as hm:
+            with pytest.raises(BulkSendError, match="list_size") as caught:
+                await broadcast(hm, inbox_id=42, creator_id=7, text="Hi", key="k", phones=[])
+    assert len(str(caught.value)) < 300
+    assert "s3cr3t" not in str(caught.value)
