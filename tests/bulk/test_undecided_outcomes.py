@@ -149,9 +149,10 @@ def _serve(ready: threading.Event, stop: threading.Event, holder: dict[str, Sand
 async def test_a_run_that_stalled_past_its_lease_sends_nothing_after_the_takeover(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Run A claims sends that wait for pacing slots, then its loop stalls past the lease
-    ttl (a slow synchronous callback) while run B takes the job over and sends them. When A
-    resumes, its waiting sends must not go out: A stops with BulkSendError, nobody twice.
+    """Run A claims sends that wait for pacing slots (2 at once, then one per 3 s), then
+    its loop stalls past the lease ttl (a slow synchronous callback) while run B takes the
+    job over and sends them. When A resumes, its waiting sends must not go out: A stops
+    with BulkSendError, nobody twice.
 
     A's heartbeat is made late (it notices a lost lease only up to ttl/3 after the loop
     resumes, a race a waiting send can win): the sends themselves must check the lease.
@@ -189,8 +190,13 @@ async def test_a_run_that_stalled_past_its_lease_sends_nothing_after_the_takeove
 
             asyncio.run(b())
 
-        def on_outcome(_outcome: object) -> None:
-            if not stalled.is_set():
+        decided: list[object] = []
+
+        def on_outcome(outcome: object) -> None:
+            decided.append(outcome)
+            # The pacing burst (2) is decided and nothing else has a slot: no request of
+            # A is on its way to the wire while it stalls.
+            if len(decided) == 2 and not stalled.is_set():
                 stalled.set()
                 time.sleep(1.5)  # A's lease (1 s) expires while its loop is blocked
                 other = threading.Thread(target=run_b)
@@ -198,7 +204,7 @@ async def test_a_run_that_stalled_past_its_lease_sends_nothing_after_the_takeove
                 other.join(30)  # B takes the job over and finishes it
 
         async with HeymarketClient(
-            **sb.client_kwargs(), rate_limit_per_minute=30, retry=RetryPolicy(attempts=3)
+            **sb.client_kwargs(), rate_limit_per_minute=20, retry=RetryPolicy(attempts=3)
         ) as hm:
             sender = BatchSender(
                 hm,
