@@ -91,6 +91,10 @@ DUPLICATE_REASON: Final = (
     "earlier attempt may have gone out: read as already sent; message id unknown"
 )
 UNSETTLED_REASON: Final = "the send may have happened and history could not confirm it"
+STOPPED_REASON: Final = (
+    "the client could no longer be used (closed, or another event loop) before the send's "
+    "fate was known; it stays in flight and the next run looks it up before sending"
+)
 
 
 class OutcomeStatus(enum.StrEnum):
@@ -485,7 +489,11 @@ class Delivery:
             request=send,
             status=OutcomeStatus.UNKNOWN,
             error=last_error,
-            reason=UNSETTLED_REASON,
+            reason=(
+                STOPPED_REASON
+                if isinstance(last_error, ClientClosedError | WrongEventLoopError)
+                else UNSETTLED_REASON
+            ),
         )
 
     async def _accepted(

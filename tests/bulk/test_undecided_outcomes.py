@@ -61,6 +61,7 @@ async def test_close_during_backoff_leaves_the_send_in_flight_and_the_rerun_find
         report = await asyncio.wait_for(job, 10)
         assert (report.failed, report.unknown) == (0, 1)
         assert isinstance(report.problems[0].error, ClientClosedError)
+        assert "next run looks it up" in (report.problems[0].reason or "")
         async with Journal(journal) as book:
             assert await book.counts() == {"inflight": 1}
         async with HeymarketClient(**sb.client_kwargs(), rate_limit_per_minute=None) as again:
