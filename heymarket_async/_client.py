@@ -12,7 +12,7 @@ import functools
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Final, Self, final
 from urllib.parse import urlsplit
@@ -38,6 +38,7 @@ from ._config import (
     RetryPolicy,
     Timeouts,
     UseClientDefault,
+    is_finite_seconds,
 )
 from ._protocol import ApiRequest, ApiResponse, decipher_response, redact
 from ._ratelimit import (
@@ -131,16 +132,17 @@ def _is_positive_int(value: object) -> bool:
 
 
 def _is_finite_seconds(value: object) -> bool:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    return 0 <= value < float("inf")
+    return is_finite_seconds(value) and value >= 0
 
 
 def _timeouts(value: object, base: Timeouts = DEFAULT_TIMEOUTS) -> Timeouts:
     if isinstance(value, Timeouts):
         return value
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise ConfigurationError(f"timeout must be a Timeouts or a positive number, got {value!r}")
+    if not is_finite_seconds(value) or not value > 0:
+        raise ConfigurationError(
+            f"timeout must be a Timeouts or a positive, finite number of seconds, got "
+            f"{value!r:.40}; for no limit pass Timeouts(total=None)"
+        )
     # A bare number bounds the whole request.
     return Timeouts(connect=base.connect, read=base.read, total=float(value))
 
@@ -461,8 +463,19 @@ class HeymarketClient:
         *,
         timeout: Timeouts | float | UseClientDefault = USE_CLIENT_DEFAULT,
         reconcile: Reconcile[ApiResponse] | None = None,
+        deadline: float | None = None,
+        before_send: Callable[[], Awaitable[None]] | None = None,
     ) -> ApiResponse:
         """Send one API request with auth, pacing and retries; the services use this.
+
+        Args:
+            request: the request to send.
+            timeout: this call's time limits instead of the client's.
+            reconcile: looks for the effect of an ambiguous attempt before a repeat.
+            deadline: an absolute ``time.monotonic()`` moment the whole call (pacing,
+                retries, answers) must end by; it caps the retry policy's own deadline.
+            before_send: awaited right before each attempt goes on the wire (after its
+                pacing slot); an exception it raises ends the call without sending.
 
         Raises:
             ClientClosedError: the client is closed (also while the request waited).
@@ -479,14 +492,22 @@ class HeymarketClient:
         self._state = ClientState.OPENED
         timeouts = None if timeout is USE_CLIENT_DEFAULT else _timeouts(timeout, self.timeouts)
         # The retry deadline bounds the whole call: pacing waits and reading answers included.
-        deadline = time.monotonic() + self.retry_policy.deadline
+        own_deadline = time.monotonic() + self.retry_policy.deadline
+        deadline = own_deadline if deadline is None else min(deadline, own_deadline)
         url = self.base_url + request.path
         body = request.body_bytes()
         description = f"{request.method} {request.path}"
         # A partial, not a wrapping coroutine: each attempt awaits _send_authenticated
         # directly, one coroutine and one frame fewer on every resume.
         attempt = functools.partial(
-            self._send_authenticated, request, url, body, timeouts, description, deadline=deadline
+            self._send_authenticated,
+            request,
+            url,
+            body,
+            timeouts,
+            description,
+            deadline=deadline,
+            before_send=before_send,
         )
         return await call_with_retries(
             attempt,
@@ -495,6 +516,7 @@ class HeymarketClient:
             reconcile=reconcile,
             description=description,
             closed=self._closing,
+            deadline=deadline,
         )
 
     def _pacing_deadline(self, deadline: float, timeouts: Timeouts | None, now: float) -> float:
@@ -515,6 +537,7 @@ class HeymarketClient:
         description: str,
         *,
         deadline: float,
+        before_send: Callable[[], Awaitable[None]] | None = None,
     ) -> ApiResponse:
         refreshed = False
         while True:
@@ -536,6 +559,8 @@ class HeymarketClient:
                 )
                 timeouts = self._less_waited(timeouts, clock() - now)
             try:
+                if before_send is not None:
+                    await before_send()
                 if self.is_closed:
                     # Closed while this attempt waited (backoff, token, slot): sending now
                     # would open a new connection pool that nobody closes.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import math
-from typing import Any, Final
+from typing import Any, Final, TypeGuard
 
 import attrs
 
@@ -19,8 +19,23 @@ MAX_TOKEN_LIFETIME: Final = 300.0  # the server rejects a JWT 5 minutes after it
 
 
 def _positive_or_none(_inst: object, attribute: attrs.Attribute[Any], value: float | None) -> None:
-    if value is not None and not value > 0:
-        raise ConfigurationError(f"{attribute.name} must be a positive number of seconds or None")
+    if value is None:
+        return
+    if not is_finite_seconds(value) or not value > 0:
+        raise ConfigurationError(
+            f"{attribute.name} must be a positive, finite number of seconds, or None for "
+            f"no limit; got {value!r}"
+        )
+
+
+def is_finite_seconds(value: object) -> TypeGuard[float]:
+    """A real number of seconds (not a bool) that a float can hold and that is finite."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        return False
 
 
 def _positive(_inst: object, attribute: attrs.Attribute[float], value: float) -> None:

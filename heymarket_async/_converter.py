@@ -1,16 +1,20 @@
 """The one private cattrs converter: JSON <-> attrs models.
 
 Incoming data is read leniently (unknown keys are ignored, timestamps with or without
-microseconds); outgoing bodies omit unset optional fields instead of sending ``null``.
+microseconds), except integers, which must be JSON integers (never ``true`` or ``1.9``), and
+ids, which must be 1..2**63-1; outgoing bodies omit unset optional fields instead of sending
+``null``.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from types import NoneType
 from typing import Any, Final, TypeVar, get_args
 
+import attrs
 import cattrs
 from cattrs.preconf.json import make_converter
 
@@ -71,6 +75,49 @@ def format_timestamp(value: datetime) -> str:
 
 
 converter.register_structure_hook(datetime, lambda value, _type: parse_timestamp(value))
+
+MAX_ID: Final = 2**63 - 1
+"""The largest id an answer may carry (a signed 64-bit integer, as the journal stores it)."""
+
+
+_DECIMAL: Final = re.compile(r"-?(0|[1-9][0-9]{0,29})")
+
+
+def _strict_int(value: object, _type: object) -> int:
+    # A lenient int() would turn true into 1 and 1.9 into 1; some answers quote their
+    # integers ("12"), which stay readable.
+    if type(value) is int:
+        return value
+    if isinstance(value, str) and _DECIMAL.fullmatch(value):
+        return int(value)
+    raise TypeError(f"expected an integer, got {type(value).__name__}")
+
+
+_bool_hook = converter.get_structure_hook(bool)
+converter.register_structure_hook(int, _strict_int)
+converter.register_structure_hook(bool, _bool_hook)  # bool subclasses int: keep its own
+
+
+def _check_ids(value: object, depth: int = 0) -> None:
+    """Every ``id``/``*_id`` integer read from an answer is a usable id: 1..2**63-1."""
+    if depth > 20:
+        return
+    if isinstance(value, list | tuple):
+        for item in value:
+            _check_ids(item, depth + 1)
+        return
+    cls: Any = type(value)
+    if not attrs.has(cls):
+        return
+    for field in attrs.fields(cls):
+        item = getattr(value, field.name)
+        if (field.name == "id" or field.name.endswith("_id")) and type(item) is int:
+            if not 1 <= item <= MAX_ID:
+                raise ValueError(f"{field.name} is not a usable id")
+        elif isinstance(item, list | tuple) or attrs.has(type(item)):
+            _check_ids(item, depth + 1)
+
+
 converter.register_unstructure_hook(datetime, format_timestamp)
 
 
@@ -83,7 +130,9 @@ def structure(
     """
     error: Exception
     try:
-        return converter.structure(data, into)
+        result = converter.structure(data, into)
+        _check_ids(result)
+        return result
     except cattrs.BaseValidationError as exc:
         details = "; ".join(_paths(exc))
         error = exc

@@ -274,6 +274,8 @@ def text_excerpt(body: bytes, secrets: Iterable[str] = ()) -> str:
     """
     window = body[:EXCERPT_WINDOW]
     text = window.decode("utf-8", errors="replace")
+    if secrets:
+        text = redact(text, secrets)  # first too: dropping tags could cut one with < or >
     if "<" in text and ">" in text:  # an HTML error page from a proxy
         text = html.unescape(strip_tags(text))
     text = " ".join(text.split())

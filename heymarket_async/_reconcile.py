@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Final
@@ -23,7 +24,7 @@ from typing import Final
 from ._config import USE_CLIENT_DEFAULT
 from ._converter import unstructure
 from ._protocol import ApiResponse
-from ._retry import Reconcile
+from ._retry import Reconcile, reconcile_deadline
 from .errors import HeymarketError, NotFoundError, ReconciliationError
 from .resources._base import Requester, Timeout, read_list
 from .resources._message_models import (
@@ -107,6 +108,7 @@ async def find_sent(
     max_pages: int = DEFAULT_MAX_PAGES,
     timeout: Timeout = USE_CLIENT_DEFAULT,
     on_page: OnPage | None = None,
+    deadline: float | None = None,
 ) -> Message | None:
     """Look for the message ``send`` created, by its ``local_id``, and decide.
 
@@ -121,6 +123,8 @@ async def find_sent(
         since: when the first attempt started; history older than that cannot hold it.
         max_pages: pages read at most.
         on_page: called with the number of pages read so far, after each one (progress).
+        deadline: a ``time.monotonic()`` moment bounding the whole lookup (every page
+            request is capped by it); past it the lookup ends undecided.
 
     Returns:
         The message carrying ``send.local_id`` (in ``send.inbox_id`` when the answer says),
@@ -128,8 +132,9 @@ async def find_sent(
         then safe.
 
     Raises:
-        ReconciliationError: history could not be read far enough to decide, or none of the
-            messages read carried a ``local_id`` (so not finding it proves nothing).
+        ReconciliationError: history could not be read far enough to decide (within
+            ``max_pages`` or before ``deadline``), or none of the messages read carried a
+            ``local_id`` (so not finding it proves nothing).
         APIError, TransportError: a lookup request failed.
     """
     return await _walk(
@@ -140,6 +145,7 @@ async def find_sent(
         max_pages=max_pages,
         timeout=timeout,
         on_page=on_page,
+        deadline=deadline,
     )
 
 
@@ -151,6 +157,7 @@ async def probe_members(
     since: datetime | None = None,
     timeout: Timeout = USE_CLIENT_DEFAULT,
     on_page: OnPage | None = None,
+    deadline: float | None = None,
 ) -> Message | None:
     """Look for a list broadcast in the conversations of a few of the list's ``members``.
 
@@ -176,6 +183,7 @@ async def probe_members(
                 max_pages=PROBE_PAGES,
                 timeout=timeout,
                 on_page=count,
+                deadline=deadline,
             )
         except (ReconciliationError, NotFoundError) as exc:
             # A member without a conversation may be answered 404 (undocumented): not seen.
@@ -195,8 +203,10 @@ async def _walk(
     max_pages: int,
     timeout: Timeout,
     on_page: OnPage | None,
+    deadline: float | None = None,
 ) -> Message | None:
     cutoff = None if since is None else since - CLOCK_SKEW
+
     before: datetime | None = None
     read_any = saw_local_id = False
     for number in range(1, max_pages + 1):
@@ -211,7 +221,12 @@ async def _walk(
             request = build_list_all_messages(
                 AllMessagesQuery(before=before, limit=HISTORY_PAGE_LIMIT)
             )
-        response = await requester.request(request, timeout=timeout)
+        if deadline is not None and time.monotonic() >= deadline:
+            raise ReconciliationError(
+                f"could not decide whether local_id {send.local_id!r} was sent before the "
+                f"call's deadline ({number - 1} history pages read)"
+            )
+        response = await requester.request(request, timeout=timeout, deadline=deadline)
         page = read_list(response, Message, wrappers=("messages",))
         if on_page is not None:
             on_page(number)
@@ -262,7 +277,9 @@ def reconciler(
     Call it just before the first attempt (that moment bounds the history walk) or pass
     ``since``. A failed lookup raises :class:`ReconciliationError` (the send may have
     happened and was not repeated), never an error that could be read as the send's own.
-    ``lookup`` replaces the default :func:`find_sent` (``None`` from it means "resend").
+    ``lookup`` replaces the default :func:`find_sent` (``None`` from it means "resend");
+    it should bound itself by :func:`~heymarket_async._retry.reconcile_deadline`, as the
+    default lookup does: the call's deadline then bounds its lookups too.
     """
     since = datetime.now(UTC) if since is None else since
 
@@ -272,7 +289,12 @@ def reconciler(
                 found = await lookup()
             else:
                 found = await find_sent(
-                    requester, send, since=since, max_pages=max_pages, timeout=timeout
+                    requester,
+                    send,
+                    since=since,
+                    max_pages=max_pages,
+                    timeout=timeout,
+                    deadline=reconcile_deadline(),
                 )
         except ReconciliationError:
             raise

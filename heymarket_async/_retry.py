@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import functools
 import logging
 import time
@@ -43,6 +44,16 @@ Reconcile = Callable[[], Awaitable[T | None]]
 logger = logging.getLogger("heymarket_async")
 
 _waits_enabled = True
+# The absolute (time.monotonic) deadline of the call whose reconcile hook is running, so
+# the hook's lookups end with the call instead of outliving it.
+_reconcile_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "heymarket_reconcile_deadline", default=None
+)
+
+
+def reconcile_deadline() -> float | None:
+    """Inside a reconcile hook: the ``time.monotonic()`` moment its call must end by."""
+    return _reconcile_deadline.get()
 
 
 async def _sleep(seconds: float) -> None:
@@ -83,7 +94,7 @@ def is_ambiguous(exc: BaseException) -> bool:
     """Whether the failed request may nevertheless have taken effect on the server."""
     if isinstance(exc, ServerError | ReconciliationError):
         return True
-    return isinstance(exc, TransportError) and exc.possibly_sent
+    return isinstance(exc, TransportError | ClientClosedError) and exc.possibly_sent
 
 
 class _Wait:
@@ -134,6 +145,16 @@ _RETRY_ANY: Final = retry_if_exception(_should_retry_any)
 _RETRY_UNAMBIGUOUS: Final = retry_if_exception(_should_retry_unambiguous)
 
 
+class _StopBefore(stop_base):
+    """Stop when the next try would start past an absolute ``time.monotonic()`` deadline."""
+
+    def __init__(self, deadline: float) -> None:
+        self._deadline = deadline
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return time.monotonic() + retry_state.upcoming_sleep >= self._deadline
+
+
 @functools.lru_cache(maxsize=32)
 def _stop_and_wait(policy: RetryPolicy) -> tuple[stop_base, _Wait]:
     """The stop and wait strategies of ``policy`` (frozen and hashable, so cacheable)."""
@@ -149,6 +170,7 @@ async def call_with_retries(
     reconcile: Reconcile[T] | None = None,
     description: str = "request",
     closed: asyncio.Event | None = None,
+    deadline: float | None = None,
 ) -> T:
     """Run ``attempt`` until it succeeds or the policy gives up; re-raise the last error.
 
@@ -161,6 +183,9 @@ async def call_with_retries(
         description: names the request in DEBUG logs (no secrets, no bodies).
         closed: set when the caller's client closes; a backoff under way then ends at once
             with ``ClientClosedError`` instead of retrying on a closed client.
+        deadline: an absolute ``time.monotonic()`` moment after which no new try starts
+            (besides the policy's own deadline); ``reconcile`` reads it through
+            :func:`reconcile_deadline` to bound its lookups.
     """
 
     must_reconcile = False
@@ -174,6 +199,7 @@ async def call_with_retries(
         if isinstance(exc, ServerError | TransportError):
             must_reconcile = is_ambiguous(exc)
         first_failure: BaseException | None = exc
+    ambiguous = first_failure if must_reconcile else None  # the last attempt that may have sent
 
     def log_retry(state: RetryCallState) -> None:
         if logger.isEnabledFor(logging.DEBUG):
@@ -187,6 +213,8 @@ async def call_with_retries(
             )
 
     stop, wait = _stop_and_wait(policy)
+    if deadline is not None:
+        stop = stop | _StopBefore(deadline)
     # A fresh AsyncRetrying per call (a shared one would mix up calls' attempt counts).
     retrying = AsyncRetrying(
         stop=stop,
@@ -197,25 +225,43 @@ async def call_with_retries(
         # Read at each call, so tests can replace _sleep.
         sleep=_sleep if closed is None else functools.partial(_sleep_unless_closed, closed=closed),
     )
-    async for try_ in retrying:
-        if first_failure is not None:
-            state = try_.retry_state
-            state.start_time = started  # the deadline counts from attempt 1, as before
-            state.set_exception((type(first_failure), first_failure, first_failure.__traceback__))
-            first_failure = None
-            continue
-        # What `with try_:` does, minus recording a result on success: we return at once,
-        # so tenacity never reads it (and recording it costs a lock-guarded Future).
-        try:
-            if must_reconcile and reconcile is not None and not replay_safe:
-                found = await reconcile()
-                if found is not None:
-                    return found
+    try:
+        async for try_ in retrying:
+            if first_failure is not None:
+                state = try_.retry_state
+                state.start_time = started  # the deadline counts from attempt 1, as before
+                state.set_exception(
+                    (type(first_failure), first_failure, first_failure.__traceback__)
+                )
+                first_failure = None
+                continue
+            # What `with try_:` does, minus recording a result on success: we return at once,
+            # so tenacity never reads it (and recording it costs a lock-guarded Future).
             try:
-                return await attempt()
-            except (ServerError, TransportError) as exc:
-                must_reconcile = must_reconcile or is_ambiguous(exc)
-                raise
-        except BaseException as exc:  # noqa: BLE001 - recorded; tenacity re-raises it
-            try_.retry_state.set_exception((type(exc), exc, exc.__traceback__))
+                if must_reconcile and reconcile is not None and not replay_safe:
+                    token = _reconcile_deadline.set(deadline)
+                    try:
+                        found = await reconcile()
+                    finally:
+                        _reconcile_deadline.reset(token)
+                    if found is not None:
+                        return found
+                try:
+                    return await attempt()
+                except (ServerError, TransportError) as exc:
+                    if is_ambiguous(exc):
+                        must_reconcile, ambiguous = True, exc
+                    raise
+            except BaseException as exc:  # noqa: BLE001 - recorded; tenacity re-raises it
+                try_.retry_state.set_exception((type(exc), exc, exc.__traceback__))
+    except ClientClosedError as exc:
+        if ambiguous is None or exc.possibly_sent:
+            raise
+        # The close ended the wait after an attempt whose fate is unknown: say so.
+        raise ClientClosedError(
+            f"the client was closed while this request waited to retry after an attempt "
+            f"that may have reached the server ({type(ambiguous).__name__}): it may have "
+            "taken effect; look it up before sending it again",
+            possibly_sent=True,
+        ) from ambiguous
     raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover

@@ -72,7 +72,17 @@ class ConfigurationError(HeymarketError, ValueError):
 
 
 class ClientClosedError(HeymarketError, RuntimeError):
-    """The client was used after ``aclose()`` or after its ``async with`` block ended."""
+    """The client was used after ``aclose()`` or after its ``async with`` block ended.
+
+    Attributes:
+        possibly_sent: ``True`` when the close stopped a request whose earlier attempt may
+            have reached the server (it failed ambiguously and was waiting to retry): the
+            request may have taken effect, so do not resend it blindly.
+    """
+
+    def __init__(self, message: str, *, possibly_sent: bool = False) -> None:
+        self.possibly_sent = possibly_sent
+        super().__init__(message)
 
 
 class RequestValidationError(HeymarketError, ValueError):

@@ -134,6 +134,8 @@ class NotSent:
 
 
 def _reason(outcome: Outcome) -> str:
+    if outcome.reason and outcome.error is not None:
+        return f"{outcome.reason} (last error: {error_line(outcome.error)})"
     if outcome.error is not None:
         return error_line(outcome.error)
     return outcome.reason or "no reason given"

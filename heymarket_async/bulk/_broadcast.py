@@ -26,7 +26,12 @@ import attrs
 from .._ratelimit import in_bulk_lane
 from .._reconcile import PROBE_MEMBERS
 from .._validation import check_phone, check_positive_int, normalize_phone
-from ..errors import BulkSendError, HeymarketError, RequestValidationError
+from ..errors import (
+    BulkSendError,
+    HeymarketError,
+    RequestValidationError,
+    UnexpectedResponseError,
+)
 from ..resources._base import unwrap
 from ..resources.messages import SendMessage
 from ..resources.team import build_get_team
@@ -38,6 +43,8 @@ from ._sender import (
     OutcomeStatus,
     _aiter,
     _check_key,
+    check_items,
+    check_journal,
     opt_out_reason,
 )
 
@@ -48,6 +55,10 @@ if TYPE_CHECKING:
 _LOOKUP_BATCH: Final = 500
 # Contact status requests in flight at once with skip_opted_out.
 _STATUS_CONCURRENCY: Final = 8
+UNKNOWN_LIST_REASON: Final = (
+    "not sent: the list was created (HTTP 2xx) but its id could not be read from the "
+    "answer, so nothing was sent to it"
+)
 
 
 @attrs.frozen(kw_only=True)
@@ -326,6 +337,9 @@ class _Run:
                     request=None,
                     status=OutcomeStatus.FAILED,
                     error=exc,
+                    reason=UNKNOWN_LIST_REASON
+                    if isinstance(exc, UnexpectedResponseError)
+                    else None,
                     recipients=len(phones),
                 )
             )
@@ -363,8 +377,10 @@ async def _team_list_size(client: HeymarketClient) -> int:
     value = team.get("list_size") if isinstance(team, dict) else None
     # Read raw: a lenient reading would turn true into 1 and 1.5 into 1.
     if type(value) is not int or value <= 0:
+        # Never echo what the answer holds at length (it could be megabytes, or a secret).
+        shown = repr(value) if isinstance(value, int | float | None) else type(value).__name__
         raise BulkSendError(
-            f"the team's list_size is {value!r}, not a positive whole number, so lists "
+            f"the team's list_size is {shown:.40}, not a positive whole number, so lists "
             "cannot be sized; pass list_size="
         )
     return value
@@ -432,6 +448,8 @@ async def broadcast(
             the team's ``list_size`` is not a positive whole number (nothing was sent).
     """
     key = _check_key(key)
+    check_items("phones", phones)
+    check_journal(journal)
     content: dict[str, object] = {
         name: value
         for name, value in (("text", text), ("template_id", template_id), ("media_url", media_url))

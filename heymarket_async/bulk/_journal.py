@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Final, Literal, Protocol, TypeVar
+from typing import Final, Literal, Protocol, TypeVar, runtime_checkable
 
 import attrs
 
@@ -256,6 +256,7 @@ class _Holding:
     lost: str | None = None
 
 
+@runtime_checkable
 class JournalStore(Protocol):
     """What :class:`BatchSender`, :func:`broadcast` and :func:`opened` need of a journal.
 
@@ -312,6 +313,11 @@ class JournalStore(Protocol):
 
     async def leases(self) -> list[Lease]:
         """Every lease recorded, live or expired."""
+        ...
+
+    async def ensure_lease(self, run_id: str) -> None:
+        """Before a send goes out: refuse (``BulkSendError``) when ``run_id`` no longer
+        holds its job's lease; cheap while the lease is comfortably ahead of expiry."""
         ...
 
     async def get(self, local_id: str) -> JournalEntry | None:
@@ -578,6 +584,14 @@ class Journal:
             return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
         except sqlite3.Error as exc:
             raise self._failure(exc) from exc
+        except BulkSendError:
+            raise
+        except Exception as exc:
+            # E.g. OverflowError for an integer wider than SQLite's 64 bits.
+            raise BulkSendError(
+                f"the journal at {self.path} could not store or read a value: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
 
     def _failure(self, exc: sqlite3.Error) -> BulkSendError:
         """A ``BulkSendError`` saying which file failed and how, for any SQLite error."""
@@ -848,6 +862,36 @@ class Journal:
                 "UPDATE leases SET heartbeat_at = ?, expires_at = ? WHERE job = ?",
                 (stamp, stamp + holding.ttl, holding.job),
             )
+
+    async def ensure_lease(self, run_id: str) -> None:
+        """Before a send goes out: make sure ``run_id`` still holds its job's lease.
+
+        Free while the locally known expiry is more than a third of the ttl ahead; closer
+        to it (or past it, after a stall) the lease is checked and extended in the journal.
+        Does nothing for a run that holds no lease.
+
+        Raises:
+            BulkSendError: another run took the job over (nothing may be sent), or the
+                journal failed.
+        """
+        holding = self._holdings.get(run_id)
+        if holding is None:
+            return
+        if holding.lost is not None:
+            raise BulkSendError(holding.lost)
+        if holding.expires_at - time.time() > holding.ttl / 3:
+            return
+        stamp = time.time()
+
+        def write(db: sqlite3.Connection) -> None:
+            self._check_holding(db, run_id, stamp)
+            db.execute(
+                "UPDATE leases SET heartbeat_at = ?, expires_at = ? WHERE job = ?",
+                (stamp, stamp + holding.ttl, holding.job),
+            )
+
+        await self._run(functools.partial(self._transaction, write))
+        holding.expires_at = max(holding.expires_at, stamp + holding.ttl)
 
     # --- sends -----------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import functools
 import hashlib
 import logging
 import os
@@ -38,14 +39,18 @@ from cattrs.errors import BaseValidationError
 from .._protocol import ApiResponse
 from .._ratelimit import in_bulk_lane
 from .._reconcile import find_sent, probe_members, reconciler, sent_id
-from .._retry import is_ambiguous, pause
+from .._retry import is_ambiguous, pause, reconcile_deadline
 from .._validation import check_positive_int, is_generated_local_id
 from ..errors import (
+    BulkSendError,
+    ClientClosedError,
+    ConflictError,
     HeymarketError,
     NotFoundError,
     ReconciliationError,
     RequestValidationError,
     UnexpectedResponseError,
+    WrongEventLoopError,
 )
 from ..resources.messages import (
     Message,
@@ -81,6 +86,15 @@ UNREADABLE_REASON: Final = (
 DEDUPE_REASON: Final = (
     "history did not settle an ambiguous failure, so the list broadcast is sent again with "
     "the same local_id (the API de-duplicates list broadcasts by local_id)"
+)
+DUPLICATE_REASON: Final = (
+    "the server refused a resend with the same local_id as a conflict (HTTP 409) after an "
+    "earlier attempt may have gone out: read as already sent; message id unknown"
+)
+UNSETTLED_REASON: Final = "the send may have happened and history could not confirm it"
+STOPPED_REASON: Final = (
+    "the client could no longer be used (closed, or another event loop) before the send's "
+    "fate was known; it stays in flight and the next run looks it up before sending"
 )
 
 
@@ -176,6 +190,30 @@ def derive_local_id(key: str, send: SendMessage) -> str:
     of the inbox and the recipient, so a rerun of the job produces the same ids."""
     digest = hashlib.sha256(f"{send.inbox_id}|{_recipient(send)}".encode()).hexdigest()
     return f"{_check_key(key)}-{digest[:24]}"
+
+
+def check_items(name: str, items: object) -> None:
+    """Refuse what is not an iterable or async iterable of items (a lone string included)."""
+    if isinstance(items, str | bytes | bytearray) or not isinstance(
+        items, Iterable | AsyncIterable
+    ):
+        raise RequestValidationError(
+            name, f"must be an iterable or async iterable, got {type(items).__name__}"
+        )
+
+
+def check_journal(journal: object) -> None:
+    """Refuse a ``journal`` option that is not a journal (SQLite or Redis), a path or
+    ``None``."""
+    if journal is None or isinstance(journal, JournalStore | str):
+        return
+    if isinstance(journal, os.PathLike) and isinstance(os.fspath(journal), str):
+        return
+    raise RequestValidationError(
+        "journal",
+        "must be a Journal, a RedisJournal, a file path (str or os.PathLike) or None, "
+        f"got {type(journal).__name__}",
+    )
 
 
 async def _aiter(
@@ -292,7 +330,11 @@ class Delivery:
         return None if found is None else sent_id(found, send)
 
     async def _lookup(
-        self, send: SendMessage, since: datetime, members: Sequence[str]
+        self,
+        send: SendMessage,
+        since: datetime,
+        members: Sequence[str],
+        deadline: float | None = None,
     ) -> Message | None:
         def on_page(pages: int) -> None:
             if pages % 10 == 0:
@@ -302,7 +344,12 @@ class Delivery:
             try:
                 if members:
                     found = await probe_members(
-                        self._client, send, members, since=since, on_page=on_page
+                        self._client,
+                        send,
+                        members,
+                        since=since,
+                        on_page=on_page,
+                        deadline=deadline,
                     )
                 else:
                     found = await find_sent(
@@ -311,6 +358,7 @@ class Delivery:
                         since=since,
                         max_pages=BROADCAST_LOOKUP_PAGES,
                         on_page=on_page,
+                        deadline=deadline,
                     )
             except ReconciliationError:
                 found = None
@@ -318,12 +366,19 @@ class Delivery:
                 self._note(f"{send.local_id}: not settled by history; {DEDUPE_REASON}")
             return found
         if send.is_broadcast and members:
-            found = await probe_members(self._client, send, members, since=since, on_page=on_page)
+            found = await probe_members(
+                self._client, send, members, since=since, on_page=on_page, deadline=deadline
+            )
             if found is not None:
                 return found
         # Strict: only a walk back to the first attempt proves absence.
         return await find_sent(
-            self._client, send, since=since, max_pages=RECONCILE_MAX_PAGES, on_page=on_page
+            self._client,
+            send,
+            since=since,
+            max_pages=RECONCILE_MAX_PAGES,
+            on_page=on_page,
+            deadline=deadline,
         )
 
     async def _send(
@@ -344,7 +399,8 @@ class Delivery:
 
         async def lookup() -> Message | None:
             nonlocal resent_blind
-            found = await self._lookup(send, since, members)
+            # Inside the client's reconcile hook, bounded by the send's own deadline.
+            found = await self._lookup(send, since, members, reconcile_deadline())
             # Under the resend policy not finding a broadcast is no proof: say so.
             resent_blind = resent_blind or (
                 found is None and send.is_broadcast and self._resend_broadcasts
@@ -356,13 +412,18 @@ class Delivery:
         )
 
         last_error: HeymarketError | None = None
+        # Refuses (BulkSendError) once another run took the job over: nothing goes out then.
+        guard = functools.partial(self._journal.ensure_lease, self._run_id)
         for round_number in range(self._rounds):
+            await guard()
             if must_look:
                 try:
                     found = await lookup()
                 except HeymarketError as exc:
                     last_error = exc
-                    if self._on_unknown == "fail":
+                    if self._on_unknown == "fail" or isinstance(
+                        exc, ClientClosedError | WrongEventLoopError
+                    ):
                         break
                     await pause(min(2.0**round_number, 30.0))
                     continue
@@ -381,15 +442,32 @@ class Delivery:
                     )
                 must_look = False
             try:
-                response = await self._client.request(request, reconcile=reconcile)
+                response = await self._client.request(
+                    request, reconcile=reconcile, before_send=guard
+                )
             except UnexpectedResponseError as exc:
                 # A 2xx whose body could not be read: accepted, so never sent again.
                 return await self._accepted(index, send, exc.request_id)
+            except BulkSendError:
+                raise  # the lease guard refused: the entry stays in flight, the job stops
             except HeymarketError as exc:
                 last_error = exc
+                if isinstance(exc, ClientClosedError | WrongEventLoopError):
+                    # Nothing more can be sent or looked up with this client; an earlier
+                    # attempt may have gone out, so the entry stays in flight for a lookup.
+                    break
                 if is_ambiguous(exc):
                     must_look = True
                     continue
+                if resent_blind and isinstance(exc, ConflictError):
+                    # A same-local_id resend refused as a duplicate: the first one went out.
+                    return await self._accepted(
+                        index, send, exc.request_id, reason=DUPLICATE_REASON
+                    )
+                if resent_blind:
+                    # An earlier attempt may have gone out and nothing disproved it: this
+                    # error says nothing about that one.
+                    break
                 await self._journal.finish(send.local_id, "failed", error=_describe(exc))
                 return Outcome(index=index, request=send, status=OutcomeStatus.FAILED, error=exc)
             if found_by_hook:
@@ -413,17 +491,24 @@ class Delivery:
             request=send,
             status=OutcomeStatus.UNKNOWN,
             error=last_error,
-            reason="the send may have happened and history could not confirm it",
+            reason=(
+                STOPPED_REASON
+                if isinstance(last_error, ClientClosedError | WrongEventLoopError)
+                else UNSETTLED_REASON
+            ),
         )
 
-    async def _accepted(self, index: int, send: SendMessage, request_id: str | None) -> Outcome:
-        logger.warning(
-            "local_id %s: %s (request id %s)", send.local_id, UNREADABLE_REASON, request_id
-        )
+    async def _accepted(
+        self,
+        index: int,
+        send: SendMessage,
+        request_id: str | None,
+        *,
+        reason: str = UNREADABLE_REASON,
+    ) -> Outcome:
+        logger.warning("local_id %s: %s (request id %s)", send.local_id, reason, request_id)
         await self._journal.finish(send.local_id, "sent")
-        return Outcome(
-            index=index, request=send, status=OutcomeStatus.SENT, reason=UNREADABLE_REASON
-        )
+        return Outcome(index=index, request=send, status=OutcomeStatus.SENT, reason=reason)
 
 
 def _read_id(response: ApiResponse, send: SendMessage) -> int | None:
@@ -535,6 +620,9 @@ class BatchSender:
             raise RequestValidationError("skip_opted_out", "must be True or False")
         if not isinstance(resend_broadcasts, bool):
             raise RequestValidationError("resend_broadcasts", "must be True or False")
+        check_journal(journal)
+        if on_outcome is not None and not callable(on_outcome):
+            raise RequestValidationError("on_outcome", "must be a callable or None")
         self._client = client
         self.concurrency = concurrency
         self._journal = journal
@@ -588,7 +676,11 @@ class BatchSender:
 
         Closing the iterator early (or cancelling its consumer) cancels the requests in
         flight; their journal entries stay ``inflight`` and are reconciled on the next run.
+
+        Raises:
+            RequestValidationError: ``requests`` is not an iterable (nothing was sent).
         """
+        check_items("requests", requests)
         queue: asyncio.Queue[Outcome | None] = asyncio.Queue(maxsize=self.concurrency)
         producer = asyncio.create_task(self._produce(requests, queue))
         try:

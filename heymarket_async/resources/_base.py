@@ -26,6 +26,7 @@ class Requester(Protocol):
         *,
         timeout: Timeout = USE_CLIENT_DEFAULT,
         reconcile: Reconcile[ApiResponse] | None = None,
+        deadline: float | None = None,
     ) -> ApiResponse: ...
 
 

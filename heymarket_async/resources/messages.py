@@ -104,6 +104,8 @@ class Messages(Resource):
                 it was sent (it was not sent again).
             UnexpectedResponseError: the server accepted it (2xx) but its answer could not
                 be read nor the message found; it was sent (``local_id`` says which).
+            ClientClosedError: the client was closed meanwhile; ``possibly_sent`` is
+                ``True`` when an earlier attempt may have gone out (look it up first).
         """
         # Leaving local_id out lets the model generate it (or refuse, for a broadcast).
         extra: dict[str, Any] = {} if local_id is None else {"local_id": local_id}

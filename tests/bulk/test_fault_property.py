@@ -165,6 +165,20 @@ def check(sb: Sandbox, claimed: dict[str, OutcomeStatus], report: object) -> Non
         for phone in entry.recipients
     )
     assert len(listed) >= report.sent + report.skipped  # type: ignore[attr-defined]
+    # Each list broadcast: reported failed => nobody got it; reported sent => all did.
+    reached: dict[str, set[str]] = {}
+    for entry in sb.ledger:
+        if entry.kind is LedgerKind.LIST_BROADCAST and entry.local_id is not None:
+            reached.setdefault(entry.local_id, set()).update(entry.recipients)
+    for chunk in report.chunks:  # type: ignore[attr-defined]
+        if chunk.request is None:  # the list could not be created: nothing was sent
+            assert chunk.status is OutcomeStatus.FAILED, chunk
+            continue
+        got = reached.get(chunk.request.local_id, set())
+        if chunk.status is OutcomeStatus.FAILED:
+            assert not got, f"chunk {chunk.local_id} reported failed but reached {len(got)}"
+        if chunk.status is OutcomeStatus.SENT:
+            assert len(got) == chunk.recipients, (chunk.local_id, len(got), chunk.recipients)
 
 
 async def scenario(
