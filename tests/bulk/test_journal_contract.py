@@ -335,3 +335,28 @@ async def test_recipients_and_chunks_tell_sent_duplicate_and_released(connect: C
         assert sent.state == "sent"
     finally:
         await journal.close()
+
+
+async def test_ensure_lease_extends_a_lapsed_lease_and_refuses_after_a_takeover(
+    connect: Connect,
+) -> None:
+    """The check before each send: free while the lease is fresh, renews a lease that lapsed
+    with nobody taking it, and refuses once another run took the job over."""
+    journal, other = await opened(connect), await opened(connect)
+    try:
+        await journal.acquire_lease("april", owner="slow", ttl=0.6, run_id="r1")
+        await journal.ensure_lease("r1")
+        await journal.ensure_lease("no-such-run")  # a run without a lease: nothing to check
+        await asyncio.sleep(0.7)  # lapsed, nobody took it
+        await journal.ensure_lease("r1")
+        with pytest.raises(BulkSendError, match="already running"):
+            await other.acquire_lease("april", owner="fast", ttl=30)
+        await asyncio.sleep(0.7)
+        await other.acquire_lease("april", owner="fast", ttl=30)
+        with pytest.raises(BulkSendError, match=r"lost its lease.*fast"):
+            await journal.ensure_lease("r1")
+        with pytest.raises(BulkSendError, match="lost its lease"):
+            await journal.claim("after", run_id="r1")
+    finally:
+        await journal.close()
+        await other.close()
