@@ -336,10 +336,11 @@ class JournalStore(Protocol):
         local_id: str,
         state: Literal["sent", "failed"],
         *,
+        run_id: str,
         message_id: int | None = None,
         error: str | None = None,
     ) -> None:
-        """Record the end of a send."""
+        """Record the end of a send (see :meth:`Journal.finish`)."""
         ...
 
     async def counts(self) -> dict[str, int]:
@@ -996,10 +997,15 @@ class Journal:
         local_id: str,
         state: Literal["sent", "failed"],
         *,
+        run_id: str,
         message_id: int | None = None,
         error: str | None = None,
     ) -> None:
         """Record the end of a send: ``sent`` (with its message id) or ``failed``.
+
+        A ``sent`` entry is never changed again, and ``failed`` is written only while the
+        entry is still ``run_id``'s: a run whose job was taken over must not erase what the
+        newer run sent.
 
         Raises:
             BulkSendError: the journal failed; the entry stays in flight, and the next run
@@ -1009,8 +1015,8 @@ class Journal:
         def write(db: sqlite3.Connection) -> None:
             db.execute(
                 "UPDATE sends SET state = ?, message_id = ?, error = ?, updated_at = ? "
-                "WHERE local_id = ?",
-                (state, message_id, error, time.time(), local_id),
+                "WHERE local_id = ? AND state != 'sent' AND (? = 'sent' OR run_id = ?)",
+                (state, message_id, error, time.time(), local_id, state, run_id),
             )
 
         await self._run(functools.partial(self._transaction, write))

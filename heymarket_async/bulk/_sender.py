@@ -429,7 +429,9 @@ class Delivery:
                     continue
                 if found is not None:
                     found_id = sent_id(found, send)
-                    await self._journal.finish(send.local_id, "sent", message_id=found_id)
+                    await self._journal.finish(
+                        send.local_id, "sent", run_id=self._run_id, message_id=found_id
+                    )
                     # Found before this run sent anything: an earlier run delivered it.
                     status = OutcomeStatus.SKIPPED if round_number == 0 else OutcomeStatus.SENT
                     return Outcome(
@@ -468,7 +470,9 @@ class Delivery:
                     # An earlier attempt may have gone out and nothing disproved it: this
                     # error says nothing about that one.
                     break
-                await self._journal.finish(send.local_id, "failed", error=_describe(exc))
+                await self._journal.finish(
+                    send.local_id, "failed", run_id=self._run_id, error=_describe(exc)
+                )
                 return Outcome(index=index, request=send, status=OutcomeStatus.FAILED, error=exc)
             if found_by_hook:
                 message_id: int | None = sent_id(found_by_hook[-1], send)
@@ -476,7 +480,9 @@ class Delivery:
                 message_id = _read_id(response, send)
                 if message_id is None:
                     return await self._accepted(index, send, response.request_id)
-            await self._journal.finish(send.local_id, "sent", message_id=message_id)
+            await self._journal.finish(
+                send.local_id, "sent", run_id=self._run_id, message_id=message_id
+            )
             return Outcome(
                 index=index,
                 request=send,
@@ -507,7 +513,7 @@ class Delivery:
         reason: str = UNREADABLE_REASON,
     ) -> Outcome:
         logger.warning("local_id %s: %s (request id %s)", send.local_id, reason, request_id)
-        await self._journal.finish(send.local_id, "sent")
+        await self._journal.finish(send.local_id, "sent", run_id=self._run_id)
         return Outcome(index=index, request=send, status=OutcomeStatus.SENT, reason=reason)
 
 

@@ -173,12 +173,14 @@ return {'claimed', raw or '', tostring(entry.f)}
 """
 )
 
-# KEYS: sends, counts. ARGV: local_id, state, message_id, error.
+# KEYS: sends, counts. ARGV: local_id, state, message_id, error, run_id.
+# Never undo a `sent`; `failed` only from the run that holds the entry.
 _FINISH = (
     _PRELUDE
     + """
 local entry = load(redis.call('HGET', KEYS[1], ARGV[1]))
-if not entry then return 0 end
+if not entry or entry.s == 'sent' then return 0 end
+if ARGV[2] ~= 'sent' and entry.r ~= ARGV[5] then return 0 end
 count(KEYS[2], entry.s, -1)
 count(KEYS[2], ARGV[2], 1)
 entry.s = ARGV[2]
@@ -776,10 +778,14 @@ class RedisJournal:
         local_id: str,
         state: Literal["sent", "failed"],
         *,
+        run_id: str,
         message_id: int | None = None,
         error: str | None = None,
     ) -> None:
         """Record the end of a send: ``sent`` (with its message id) or ``failed``.
+
+        A ``sent`` entry is never changed again, and ``failed`` is written only while the
+        entry is still ``run_id``'s (see :meth:`Journal.finish`).
 
         Raises:
             BulkSendError: Redis failed; the entry stays in flight and the next run looks
@@ -788,7 +794,13 @@ class RedisJournal:
         await self._script(
             "finish",
             [self.key("sends"), self.key("counts")],
-            [local_id, state, "" if message_id is None else str(message_id), error or ""],
+            [
+                local_id,
+                state,
+                "" if message_id is None else str(message_id),
+                error or "",
+                run_id,
+            ],
         )
         self._settled(local_id)
 

@@ -37,7 +37,7 @@ async def test_sent_entries_are_never_reclaimed(tmp_path: Path) -> None:
     """Once sent, an entry stays sent with its message id, whatever run asks."""
     async with Journal(tmp_path / "j.sqlite3") as journal:
         await journal.claim("a", run_id="r1")
-        await journal.finish("a", "sent", message_id=9)
+        await journal.finish("a", "sent", run_id="r1", message_id=9)
         prior, _ = await journal.claim("a", run_id="r2")
         assert prior is not None
         assert (prior.state, prior.message_id) == ("sent", 9)
@@ -48,7 +48,7 @@ async def test_failed_entries_are_retried_by_a_later_run(tmp_path: Path) -> None
     """A failed entry (certainly not sent) goes back in flight when a new run claims it."""
     async with Journal(tmp_path / "j.sqlite3") as journal:
         await journal.claim("a", run_id="r1")
-        await journal.finish("a", "failed", error="BadRequestError: x")
+        await journal.finish("a", "failed", run_id="r1", error="BadRequestError: x")
         prior, _ = await journal.claim("a", run_id="r2")
         assert prior is not None
         assert prior.state == "failed"

@@ -76,10 +76,51 @@ async def test_sent_entries_are_never_reclaimed(connect: Connect) -> None:
     journal = await opened(connect)
     try:
         await journal.claim("a", run_id="r1")
-        await journal.finish("a", "sent", message_id=9)
+        await journal.finish("a", "sent", run_id="r1", message_id=9)
         prior, _ = await journal.claim("a", run_id="r2")
         assert prior is not None
         assert (prior.state, prior.message_id) == ("sent", 9)
+        assert await journal.counts() == {"sent": 1}
+    finally:
+        await journal.close()
+
+
+async def test_a_stale_run_cannot_undo_what_a_newer_run_sent(connect: Connect) -> None:
+    """Run A's late failure, after run B took the entry over and sent it, changes nothing:
+    the entry stays B's ``sent`` with its id, and a third run does not send it again."""
+    journal = await opened(connect)
+    try:
+        await journal.claim("x", run_id="A")
+        await journal.claim("x", run_id="B")
+        await journal.finish("x", "sent", run_id="B", message_id=777)
+        await journal.finish("x", "failed", run_id="A", error="BadRequestError: late")
+        await journal.finish("x", "sent", run_id="A", message_id=None)
+        entry = await journal.get("x")
+        assert entry is not None
+        assert (entry.state, entry.message_id, entry.error) == ("sent", 777, None)
+        prior, _ = await journal.claim("x", run_id="C")
+        assert prior is not None
+        assert (prior.state, prior.message_id) == ("sent", 777)
+        assert await journal.counts() == {"sent": 1}
+    finally:
+        await journal.close()
+
+
+async def test_a_stale_run_cannot_fail_an_entry_another_run_holds(connect: Connect) -> None:
+    """``failed`` is written only by the run holding the entry; its ``sent`` is evidence
+    and is recorded whatever run reports it."""
+    journal = await opened(connect)
+    try:
+        await journal.claim("x", run_id="A")
+        await journal.claim("x", run_id="B")
+        await journal.finish("x", "failed", run_id="A", error="BadRequestError: late")
+        entry = await journal.get("x")
+        assert entry is not None
+        assert (entry.state, entry.run_id) == ("inflight", "B")
+        await journal.finish("x", "sent", run_id="A", message_id=5)
+        entry = await journal.get("x")
+        assert entry is not None
+        assert (entry.state, entry.message_id) == ("sent", 5)
         assert await journal.counts() == {"sent": 1}
     finally:
         await journal.close()
@@ -91,7 +132,7 @@ async def test_failed_entries_are_retried_by_a_later_run(connect: Connect) -> No
     try:
         await journal.claim("a", run_id="r1")
         await journal.claim("b", run_id="r1")
-        await journal.finish("a", "failed", error="BadRequestError: x")
+        await journal.finish("a", "failed", run_id="r1", error="BadRequestError: x")
         assert await journal.counts() == {"failed": 1, "inflight": 1}
         failed = await journal.get("a")
         assert failed is not None
@@ -102,7 +143,7 @@ async def test_failed_entries_are_retried_by_a_later_run(connect: Connect) -> No
         again = await journal.get("a")
         assert again is not None
         assert (again.state, again.error) == ("inflight", None)
-        await journal.finish("a", "sent")  # accepted, id unknown
+        await journal.finish("a", "sent", run_id="r2")  # accepted, id unknown
         entry = await journal.get("a")
         assert entry is not None
         assert (entry.state, entry.message_id) == ("sent", None)
@@ -239,7 +280,7 @@ async def test_losing_the_lease_cancels_the_body_and_raises_bulk_send_error(
         async with journal.lease("april", owner="stalled", run_id="r1"):
             await journal.claim("flying", run_id="r1")
             await journal.claim("landed", run_id="r1")
-            await journal.finish("landed", "sent", message_id=1)
+            await journal.finish("landed", "sent", run_id="r1", message_id=1)
             claimed.set()
             try:
                 await asyncio.sleep(60)
@@ -316,7 +357,7 @@ async def test_recipients_and_chunks_tell_sent_duplicate_and_released(connect: C
         assert len(await journal.chunk_phones(big.send_local_id, limit=5000)) == 1000
         for record in (big, small):
             await journal.claim(record.send_local_id, run_id="r1")
-        await journal.finish(big.send_local_id, "sent", message_id=5)
+        await journal.finish(big.send_local_id, "sent", run_id="r1", message_id=5)
         states = await journal.recipient_states("april", phones, run_id="r2")
         assert states == dict.fromkeys(phones[:1000], "sent")
         await journal.release_chunk(small.send_local_id)

@@ -69,7 +69,7 @@ async def test_a_value_the_journal_cannot_store_is_a_bulk_send_error(tmp_path: P
     async with Journal(tmp_path / "j.sqlite3") as book:
         await book.claim("x-1", run_id="r")
         with pytest.raises(BulkSendError, match="OverflowError"):
-            await book.finish("x-1", "sent", message_id=2**63)
+            await book.finish("x-1", "sent", run_id="r", message_id=2**63)
 
 
 async def test_an_unusable_list_size_is_not_echoed_at_length() -> None:
