@@ -186,7 +186,8 @@ count(KEYS[2], ARGV[2], 1)
 entry.s = ARGV[2]
 entry.m = nil
 entry.e = nil
-if ARGV[3] ~= '' then entry.m = tonumber(ARGV[3]) end
+-- Ids stay strings: cjson keeps only 14 significant digits of a number.
+if ARGV[3] ~= '' then entry.m = ARGV[3] end
 if ARGV[4] ~= '' then entry.e = ARGV[4] end
 entry.u = stamp('')
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(entry))
@@ -299,7 +300,7 @@ _SET_CHUNK_LIST = """
 local chunk = redis.call('HGET', KEYS[1], ARGV[1])
 if not chunk then return 0 end
 local record = cjson.decode(chunk)
-record.i = tonumber(ARGV[2])
+record.i = ARGV[2]  -- a string: cjson rounds long numbers
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(record))
 return 1
 """

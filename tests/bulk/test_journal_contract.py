@@ -126,6 +126,27 @@ async def test_a_stale_run_cannot_fail_an_entry_another_run_holds(connect: Conne
         await journal.close()
 
 
+@pytest.mark.parametrize("message_id", [123456789012345, 2**53 + 1, 2**63 - 1])
+async def test_message_ids_are_kept_exactly(connect: Connect, message_id: int) -> None:
+    """Large message and list ids come back digit for digit (no float rounding)."""
+    journal = await opened(connect)
+    try:
+        await journal.claim("a", run_id="r1")
+        await journal.finish("a", "sent", run_id="r1", message_id=message_id)
+        entry = await journal.get("a")
+        assert entry is not None
+        assert entry.message_id == message_id
+        prior, _ = await journal.claim("a", run_id="r2")
+        assert prior is not None
+        assert prior.message_id == message_id
+        record = ChunkRecord(send_local_id="b", list_local_id="l", list_id=None, size=1)
+        await journal.record_chunk("june", record, ["15105550100"], run_id="r1")
+        await journal.set_chunk_list("b", message_id)
+        assert [r.list_id for r in await journal.chunks("june")] == [message_id]
+    finally:
+        await journal.close()
+
+
 async def test_failed_entries_are_retried_by_a_later_run(connect: Connect) -> None:
     """A failed entry goes back in flight when a new run claims it; counts follow."""
     journal = await opened(connect)
