@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import redis.asyncio as aioredis
 
 from heymarket_async.sandbox import FaultPlan, Sandbox
 
@@ -137,3 +138,58 @@ async def test_the_fanout_example_sends_a_campaign_over_two_workers_exactly_once
                 os.killpg(workers.pid, signal.SIGKILL)
                 await workers.wait()
         log.close()
+
+
+async def run_campaign(
+    sandbox: Sandbox, redis_url: str, listing: Path, *options: str
+) -> tuple[int, str, str]:
+    script = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "campaign.py",
+        "--campaign",
+        "may",
+        "--phones",
+        str(listing),
+        "--inbox-id",
+        str(sandbox.default_inbox_id),
+        "--creator-id",
+        str(sandbox.default_creator_id),
+        "--text",
+        "Spring sale",
+        *options,
+        cwd=EXAMPLE,
+        env=example_env(sandbox, redis_url),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(script.communicate(), 60)
+    assert script.returncode is not None
+    return script.returncode, out.decode(), err.decode()
+
+
+async def test_shards_without_a_result_are_reported_and_a_reshard_is_refused(
+    sandbox: Sandbox, redis_url: str, tmp_path: Path
+) -> None:
+    """No worker runs: every shard is reported with its error in the JSON (no traceback),
+    within one overall timeout; a rerun with another --shards is refused before anything
+    is queued, since its phones would get new local_ids and be sent again."""
+    listing = tmp_path / "phones.txt"
+    listing.write_text("\n".join(phones(12)) + "\n")
+    code, out, err = await run_campaign(
+        sandbox, redis_url, listing, "--shards", "3", "--timeout", "0.5"
+    )
+    assert code == 1, err
+    report = json.loads(out)
+    assert report["finished"] is False
+    assert [shard["shard"] for shard in report["shards"]] == [0, 1, 2]
+    assert all("no result within 0.5 s" in shard["error"] for shard in report["shards"])
+    assert "Traceback" not in err
+
+    code, out, err = await run_campaign(
+        sandbox, redis_url, listing, "--shards", "4", "--timeout", "0.5"
+    )
+    assert (code, out) == (2, "")
+    assert "was started with --shards 3" in err
+    assert "Traceback" not in err
+    async with aioredis.Redis.from_url(redis_url) as redis:
+        assert await redis.llen("heymarket-fanout") == 3  # the first run's shards only
