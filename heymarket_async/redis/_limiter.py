@@ -306,8 +306,9 @@ class RedisRateLimiter:
 
         Raises:
             PacingTimeoutError: the wait for a slot would pass ``deadline``.
-            RateLimiterUnavailableError: Redis did not answer until ``deadline`` (or
-                ``max_outage_wait``); nothing may be sent.
+            RateLimiterUnavailableError: Redis kept failing (each script may take
+                ``command_timeout``) until ``deadline`` or ``max_outage_wait``; nothing may
+                be sent.
             ConfigurationError: Redis could not be reached when the limiter started.
             ClientClosedError: the limiter was closed (its client closed) while waiting.
         """
@@ -334,8 +335,7 @@ class RedisRateLimiter:
     async def _acquire_locked(
         self, lane: Lane, deadline: float | None, loop: asyncio.AbstractEventLoop
     ) -> None:
-        member = f"{self._token}:{next(self._serial)}"
-        args = [
+        args: list[str | int] = [
             lane,
             self.limit,
             self._capacity["bulk"],
@@ -343,59 +343,78 @@ class RedisRateLimiter:
             round(self._interval[lane] * _MICRO),
             round(self._tolerance[lane] * _MICRO),
             round(self.hold * _MICRO),
-            member,
+            "",
             self._ttl_ms,
         ]
         outage_since: float | None = None
+        failures = 0
         retry = _FIRST_RETRY
         while True:
             now = loop.time()
             wait = self._local_pause_until - now
             if wait <= 0:
+                # A fresh member per attempt: a late forget of one never hits another.
+                member = args[7] = f"{self._token}:{next(self._serial)}"
                 try:
+                    # The deadline bounds the pacing wait, not Redis's answer.
                     admitted, wait_us = await self._run(
-                        self._acquire_script, [*self._keys, self._pause_key], args, deadline, now
+                        self._acquire_script, [*self._keys, self._pause_key], args
                     )
                 except (RedisError, OSError, TimeoutError) as exc:
-                    now = loop.time()
+                    self._forget(lane, member)  # the script may have run and admitted it
+                    failures += 1
                     outage_since = now if outage_since is None else outage_since
+                    now = loop.time()
                     give_up = outage_since + self.max_outage_wait
                     if deadline is not None:
                         give_up = min(give_up, deadline)
                     if now + retry >= give_up:
                         raise RateLimiterUnavailableError(
-                            f"the shared rate limiter's Redis at {self._where} did not answer "
-                            f"for {now - outage_since:.1f} s ({type(exc).__name__}); "
-                            f"nothing was sent"
+                            f"the shared rate limiter's Redis at {self._where} failed "
+                            f"{failures} time(s) over {now - outage_since:.2f} s (last: "
+                            f"{type(exc).__name__}); nothing was sent"
                         ) from None
                     await self._sleep(retry)
                     retry = min(retry * 2, _LAST_RETRY)
                     continue
+                except asyncio.CancelledError:
+                    self._forget(lane, member)
+                    raise
                 if admitted:
                     self._members[lane].append(member)
                     return
-                outage_since, retry = None, _FIRST_RETRY
+                outage_since, failures, retry = None, 0, _FIRST_RETRY
                 now = loop.time()
                 wait = wait_us / _MICRO
             if deadline is not None and now + wait > deadline:
                 raise PacingTimeoutError(wait=wait, allowed=deadline - now)
             await self._sleep(wait)
 
-    async def _run(
-        self,
-        script: AsyncScript,
-        keys: list[str],
-        args: list[str | int],
-        deadline: float | None,
-        now: float,
-    ) -> list[int]:
-        """Run ``script`` within the command timeout and what is left of ``deadline``."""
-        budget = self.command_timeout
-        if deadline is not None:
-            budget = min(budget, max(deadline - now, 0.001))
-        async with asyncio.timeout(budget):
+    async def _run(self, script: AsyncScript, keys: list[str], args: list[str | int]) -> list[int]:
+        """Run ``script`` within the command timeout."""
+        async with asyncio.timeout(self.command_timeout):
             result = await script(keys=keys, args=args)
         return [int(value) for value in result]
+
+    def _forget(self, lane: Lane, member: str) -> None:
+        """Drop ``member`` from flight in the background: its acquire gave up, so nothing
+        was sent under it (it would otherwise hold a slot for ``hold`` plus a window)."""
+        if not self._dropped:
+            self._spawn(self._remove(lane, member))
+
+    async def _remove(self, lane: Lane, member: str) -> None:
+        try:
+            async with asyncio.timeout(self.command_timeout):
+                await self._redis.zrem(self._keys[1], member)
+                if lane == "bulk":
+                    await self._redis.zrem(self._keys[3], member)
+        except (RedisError, OSError, TimeoutError) as exc:
+            logger.warning(
+                "could not drop an abandoned rate limiter slot in Redis at %s (%s); it "
+                "counts until it expires",
+                self._where,
+                type(exc).__name__,
+            )
 
     async def _sleep(self, seconds: float) -> None:
         """Sleep, or raise :class:`ClientClosedError` as soon as the limiter closes."""
@@ -422,13 +441,7 @@ class RedisRateLimiter:
 
     async def _release(self, lane: Lane, member: str) -> None:
         try:
-            await self._run(
-                self._release_script,
-                self._keys[:4],
-                [lane, member, self._ttl_ms],
-                None,
-                0.0,
-            )
+            await self._run(self._release_script, self._keys[:4], [lane, member, self._ttl_ms])
         except (RedisError, OSError, TimeoutError) as exc:
             logger.warning(
                 "could not release a rate limiter slot in Redis at %s (%s); it counts until "
@@ -460,9 +473,7 @@ class RedisRateLimiter:
 
     async def _share_pause(self, pause: float) -> None:
         try:
-            await self._run(
-                self._pause_script, [self._pause_key], [round(pause * _MICRO)], None, 0.0
-            )
+            await self._run(self._pause_script, [self._pause_key], [round(pause * _MICRO)])
         except (RedisError, OSError, TimeoutError) as exc:
             logger.warning(
                 "could not share a 429 pause through Redis at %s (%s); only this process pauses",

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
+from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
 
 import pytest
 import redis.asyncio as aioredis
@@ -194,6 +197,8 @@ async def test_redis_killed_mid_run_fails_acquires_with_a_typed_error_by_their_d
                 await asyncio.wait_for(limiter.acquire(deadline=started + 0.4), timeout=5)
             assert _now() - started <= 0.4 + 0.1
             assert down.value.possibly_sent is False
+            assert "failed" in str(down.value)
+            assert "did not answer for 0.0 s" not in str(down.value)
             limiter.release()  # nothing admitted: nothing to release, nothing raised
         finally:
             await limiter.aclose()
@@ -269,3 +274,74 @@ async def test_after_an_outage_the_limiter_resumes_when_redis_is_back(
                 assert await store.zcard("heymarket:ratelimit:{t}:done") == 1
         finally:
             await limiter.aclose()
+
+
+@contextlib.asynccontextmanager
+async def _distant(redis_url: str, delay: float) -> AsyncIterator[str]:
+    """A loopback proxy that puts Redis ``delay`` seconds away (each way to Redis, in order);
+    yields its URL."""
+    target = urlsplit(redis_url)
+    handlers: set[asyncio.Task[None]] = set()
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, lag: float) -> None:
+        try:
+            while data := await reader.read(65536):
+                await asyncio.sleep(lag)
+                writer.write(data)
+                await writer.drain()
+        except OSError:
+            pass
+        finally:
+            writer.close()
+
+    async def handle(client_in: asyncio.StreamReader, client_out: asyncio.StreamWriter) -> None:
+        handlers.add(asyncio.current_task())  # type: ignore[arg-type]
+        server_in, server_out = await asyncio.open_connection(target.hostname, target.port)
+        await asyncio.gather(pipe(client_in, server_out, delay), pipe(server_in, client_out, 0))
+
+    proxy = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = proxy.sockets[0].getsockname()[1]
+    try:
+        yield f"redis://127.0.0.1:{port}{target.path}"
+    finally:
+        proxy.close()
+        for task in handlers:
+            task.cancel()
+        await asyncio.gather(*handlers, return_exceptions=True)
+        await proxy.wait_closed()
+
+
+async def test_a_fail_fast_acquire_is_not_cut_short_by_its_own_deadline(redis_url: str) -> None:
+    """deadline = now (``max_pacing_wait=0``) with Redis a little away and a slot free: the
+    script gets its command timeout, not what is left of the deadline, and admits."""
+    async with _distant(redis_url, 0.05) as url:
+        limiter = RedisRateLimiter(url, name="far", command_timeout=5)
+        try:
+            await limiter.check()
+            for _ in range(3):
+                await asyncio.wait_for(limiter.acquire(deadline=_now()), timeout=10)
+                limiter.release()
+            await _settle(limiter)
+        finally:
+            await limiter.aclose()
+
+
+async def test_an_acquire_cancelled_on_the_wire_leaves_no_slot_behind(redis_url: str) -> None:
+    """Cancelled while its script is on the way: the script still runs and admits, and the
+    limiter drops that slot right after instead of letting it count for hold + a window."""
+    async with _distant(redis_url, 0.2) as url:
+        limiter = RedisRateLimiter(url, name="far", command_timeout=5)
+        try:
+            await limiter.check()
+            waiter = asyncio.create_task(limiter.acquire(lane="bulk"))
+            await asyncio.sleep(0.05)  # the script left; Redis sees it 0.15 s from now
+            waiter.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await waiter
+            await asyncio.wait_for(_settle(limiter), timeout=10)
+        finally:
+            await limiter.aclose()
+    async with aioredis.Redis.from_url(redis_url) as store:
+        assert await store.hexists("heymarket:ratelimit:{far}:pace", "bulk")  # it ran
+        assert await store.zcard("heymarket:ratelimit:{far}:flight") == 0
+        assert await store.zcard("heymarket:ratelimit:{far}:bulk-flight") == 0
