@@ -255,6 +255,12 @@ _LAZY_EXPORTS: _typing.Final[dict[str, str]] = {
     "normalize_phone": "_validation",
 }
 
+# Public submodules, reachable as attributes (``heymarket_async.errors.RateLimitError``)
+# without importing them first; each loads on first use.
+_SUBMODULES: _typing.Final = frozenset(
+    {"bulk", "cli", "errors", "redis", "resources", "sandbox", "testing", "webhooks"}
+)
+
 
 if _typing.TYPE_CHECKING:
     __version__: str
@@ -269,8 +275,15 @@ else:
             value = getattr(_importlib.import_module(f".{module}", __name__), name)
             globals()[name] = value  # later lookups are plain attribute reads
             return value
+        if name in _SUBMODULES:
+            return _importlib.import_module(f".{name}", __name__)
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+    # `redis` only when its extra is installed: tools that read every listed name would
+    # otherwise get an ImportError.
+    import importlib.util  # noqa: PLC0415 - only dir() needs it; import stays cheap
+
+    shown = _SUBMODULES if importlib.util.find_spec("redis") else _SUBMODULES - {"redis"}
+    return sorted({*globals(), *__all__, *shown})

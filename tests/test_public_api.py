@@ -119,3 +119,36 @@ def test_a_service_and_a_model_load_on_first_use() -> None:
     assert "heymarket_async.resources.messages" in loaded
     assert "heymarket_async.resources.contacts" not in loaded
     assert "joserfc" not in loaded
+
+
+PUBLIC_SUBMODULES = (
+    "bulk",
+    "cli",
+    "errors",
+    "redis",
+    "resources",
+    "sandbox",
+    "testing",
+    "webhooks",
+)
+
+
+def test_public_submodules_are_attributes_of_the_package_without_importing_them() -> None:
+    """`heymarket_async.errors.RateLimitError` works right after `import heymarket_async`,
+    whatever was imported before, and `dir()` lists every public submodule."""
+    loaded = _modules_loaded_by(
+        "import heymarket_async as h\n"
+        "assert h.errors.RateLimitError.__module__ == 'heymarket_async.errors'\n"
+        f"for name in {PUBLIC_SUBMODULES!r}:\n"
+        "    assert getattr(h, name).__name__ == 'heymarket_async.' + name, name\n"
+        "    assert name in dir(h), name\n"
+        "assert not hasattr(h, 'no_such_module')\n"
+    )
+    assert {f"heymarket_async.{name}" for name in PUBLIC_SUBMODULES} <= loaded
+
+
+def test_listing_the_package_loads_no_submodule() -> None:
+    """`dir(heymarket_async)` names the submodules without loading them (nor redis)."""
+    loaded = _modules_loaded_by("import heymarket_async as h\nassert 'errors' in dir(h)")
+    heavy = {*HEAVY_AT_START, "redis", "heymarket_async.redis", "aiohttp"}
+    assert loaded.isdisjoint(heavy), sorted(loaded & heavy)
