@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 
 try:
     import redis.asyncio as aioredis
+    from redis.asyncio.connection import parse_url
     from redis.exceptions import RedisError
 except ImportError as exc:  # pragma: no cover - depends on what is installed
     raise ImportError(
@@ -362,6 +363,15 @@ def _safe_url(url: str) -> str:
 def _check_url(url: object) -> str:
     if not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://")):
         raise RequestValidationError("url", "must be a redis://, rediss:// or unix:// URL")
+    try:
+        parse_url(url)  # what the connection will read: refuse it now, typed
+    except ValueError as exc:
+        # Never the URL nor redis-py's message about it: it may hold a password.
+        raise RequestValidationError(
+            "url",
+            f"is not a valid Redis URL ({type(exc).__name__}); check its host, port, "
+            "database and options",
+        ) from None
     return url
 
 

@@ -379,6 +379,22 @@ async def test_options_are_validated() -> None:
         RedisJournal("redis://127.0.0.1:1/0", lease_ttl=0)
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://:hunter2secret@127.0.0.1:99999/0",
+        "redis://:hunter2secret@[::1/0",
+        "redis://:hunter2secret@127.0.0.1/0?socket_timeout=soon",
+    ],
+)
+async def test_a_malformed_url_is_a_typed_error_that_hides_the_url(url: str) -> None:
+    """Refused when built, before any connection, and never echoing the password."""
+    with pytest.raises(RequestValidationError, match="not a valid Redis URL") as refused:
+        RedisJournal(url)
+    assert "hunter2secret" not in str(refused.value)
+    assert "127.0.0.1" not in str(refused.value)
+
+
 # --- the journal's lifetime --------------------------------------------------------------
 
 
