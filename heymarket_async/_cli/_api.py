@@ -22,8 +22,8 @@ from ._output import ExitCode, Output, clean
 
 
 def checked_phone(value: str, *, normalize: bool, field: str = "phone_number") -> str:
-    """``value`` in the API's format; without ``--normalize`` a formatted number is refused
-    with advice to pass it.
+    """``value`` in the API's format; without ``--normalize`` a formatted number is refused,
+    with advice to pass it only when it would help.
 
     Raises:
         RequestValidationError: not a phone number the API accepts.
@@ -33,6 +33,10 @@ def checked_phone(value: str, *, normalize: bool, field: str = "phone_number") -
     try:
         check_phone(field, value)
     except RequestValidationError:
+        try:
+            normalize_phone(value)
+        except RequestValidationError as unreadable:  # --normalize would refuse it too
+            raise RequestValidationError(field, unreadable.reason) from None
         raise RequestValidationError(
             field,
             f"{show(value)} is not E.164 digits without '+' (e.g. '15105553344'); add "

@@ -143,6 +143,27 @@ async def test_formatted_phone_in_a_csv_points_to_normalize(
     assert "add --normalize" in err
 
 
+@pytest.mark.parametrize("value", ["bad", "12"])
+async def test_a_number_normalize_cannot_fix_gets_no_advice_to_add_it(
+    value: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`send --phone bad` and a CSV row `12` are refused without pointing to --normalize,
+    which would refuse them as well: the message is the one --normalize gives."""
+    assert await run_cli("send", *JOB, "--phone", value, "--text", "Hi") == 2
+    plain = capsys.readouterr().err
+    assert await run_cli("send", *JOB, "--phone", value, "--text", "Hi", "--normalize") == 2
+    normalized = capsys.readouterr().err
+    assert "--normalize" not in plain
+    assert plain == normalized
+    path = tmp_path / "job.csv"
+    path.write_text(f"phone\n{value}\n", encoding="utf-8")
+    args = ("--text", "Sale", "--key", "fmt", "--dry-run")
+    assert await run_cli("broadcast", "--csv", str(path), *JOB, *args) == 2
+    err = capsys.readouterr().err
+    assert "line 2: bad row:" in err
+    assert "--normalize" not in err
+
+
 # --- broadcast ------------------------------------------------------------------------------
 
 
