@@ -252,6 +252,8 @@ class _Holding:
     job: str
     owner: str
     ttl: float
+    # When the lease lapses on this process's time.monotonic(), counted from before the
+    # write that set it: a wall clock stepping back must not make it look fresh.
     expires_at: float
     lost: str | None = None
 
@@ -734,10 +736,11 @@ class Journal:
                 )
             return lease
 
+        started = time.monotonic()
         lease = await self._run(functools.partial(self._transaction, write))
         if run_id is not None:
             self._holdings[run_id] = _Holding(
-                job=job, owner=owner, ttl=ttl, expires_at=lease.expires_at
+                job=job, owner=owner, ttl=ttl, expires_at=started + ttl
             )
             self._unsettled.setdefault(run_id, set())
         return lease
@@ -782,13 +785,13 @@ class Journal:
 
     async def _renew_holding(self, holding: _Holding) -> str | None:
         """The heartbeat's renewal: ``None`` when renewed, else why the lease is lost."""
-        stamp = time.time()
+        stamp, started = time.time(), time.monotonic()
         renewed = await self._run(
             functools.partial(self._renew, holding.job, holding.owner, holding.ttl, stamp)
         )
         if isinstance(renewed, str):
             return renewed
-        holding.expires_at = renewed.expires_at
+        holding.expires_at = started + holding.ttl
         return None
 
     async def release_lease(self, job: str, *, owner: str, ending: str = "completed") -> None:
@@ -880,9 +883,9 @@ class Journal:
             return
         if holding.lost is not None:
             raise BulkSendError(holding.lost)
-        if holding.expires_at - time.time() > holding.ttl / 3:
+        if holding.expires_at - time.monotonic() > holding.ttl / 3:
             return
-        stamp = time.time()
+        stamp, started = time.time(), time.monotonic()
 
         def write(db: sqlite3.Connection) -> None:
             self._check_holding(db, run_id, stamp)
@@ -892,7 +895,7 @@ class Journal:
             )
 
         await self._run(functools.partial(self._transaction, write))
-        holding.expires_at = max(holding.expires_at, stamp + holding.ttl)
+        holding.expires_at = max(holding.expires_at, started + holding.ttl)
 
     # --- sends -----------------------------------------------------------------------
 
@@ -1392,13 +1395,14 @@ class LeaseScope:
         task = asyncio.current_task()
         if task is None:
             raise BulkSendError("a journal lease must be held from a task")
+        started = time.monotonic()
         lease = await self._journal.acquire_lease(
             self.job, owner=self.owner, ttl=self._ttl, run_id=self._run_id
         )
         ttl = lease.expires_at - lease.acquired_at
         holding = None if self._run_id is None else self._journal._holdings.get(self._run_id)
         self._holding = holding or _Holding(
-            job=self.job, owner=self.owner, ttl=ttl, expires_at=lease.expires_at
+            job=self.job, owner=self.owner, ttl=ttl, expires_at=started + ttl
         )
         self._task = task
         self._cancelling = task.cancelling()
@@ -1419,7 +1423,7 @@ class LeaseScope:
             try:
                 lost = await journal._renew_holding(holding)
             except BulkSendError as exc:
-                if time.time() < holding.expires_at:
+                if time.monotonic() < holding.expires_at:
                     logger.warning("job %r: could not renew its lease (%s)", holding.job, exc)
                     continue
                 holding.lost = (

@@ -589,7 +589,7 @@ class RedisJournal:
         """
         owner = default_owner() if owner is None else owner
         ttl = self.lease_ttl if ttl is None else _check_seconds("ttl", ttl)
-        started = time.time()
+        started = time.monotonic()
         result = await self._script(
             "acquire",
             [self.key("leases"), self.key("runs"), self.key("jobs")],
@@ -613,8 +613,8 @@ class RedisJournal:
                 _utc(previous.expires_at),
             )
         if run_id is not None:
-            # Expiry in this machine's clock, counted from before the call (never later
-            # than the server's).
+            # Expiry on this process's monotonic clock, counted from before the call (never
+            # later than the server's).
             self._holdings[run_id] = _Holding(
                 job=job, owner=owner, ttl=ttl, expires_at=started + ttl
             )
@@ -655,7 +655,7 @@ class RedisJournal:
         return _lease_from(job, result[1])
 
     async def _renew_holding(self, holding: _Holding) -> str | None:
-        started = time.time()
+        started = time.monotonic()
         result = await self._script(
             "renew", [self.key("leases")], [holding.job, holding.owner, repr(holding.ttl), ""]
         )
@@ -680,7 +680,7 @@ class RedisJournal:
             return
         if holding.lost is not None:
             raise BulkSendError(holding.lost)
-        if holding.expires_at - time.time() > holding.ttl / 3:
+        if holding.expires_at - time.monotonic() > holding.ttl / 3:
             return
         lost = await self._renew_holding(holding)
         if lost is not None:

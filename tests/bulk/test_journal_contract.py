@@ -10,14 +10,17 @@ import asyncio
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from heymarket_async.bulk import Journal, JournalStore
+from heymarket_async.bulk import _journal as sqlite_journal
 from heymarket_async.bulk._journal import ChunkRecord
 from heymarket_async.errors import BulkSendError
 from heymarket_async.redis import RedisJournal
+from heymarket_async.redis import _journal as redis_journal
 
 Connect = Callable[..., JournalStore]
 
@@ -419,6 +422,26 @@ async def test_ensure_lease_extends_a_lapsed_lease_and_refuses_after_a_takeover(
             await journal.ensure_lease("r1")
         with pytest.raises(BulkSendError, match="lost its lease"):
             await journal.claim("after", run_id="r1")
+    finally:
+        await journal.close()
+        await other.close()
+
+
+async def test_ensure_lease_is_not_fooled_by_a_wall_clock_stepping_back(
+    connect: Connect, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The local expiry runs on the monotonic clock: after the lease lapsed and another run
+    took the job over, a wall clock set back an hour does not make it look fresh."""
+    journal, other = await opened(connect), await opened(connect)
+    try:
+        await journal.acquire_lease("april", owner="slow", ttl=0.6, run_id="r1")
+        await asyncio.sleep(0.7)
+        await other.acquire_lease("april", owner="fast", ttl=30)
+        stepped = SimpleNamespace(time=lambda: time.time() - 3600, monotonic=time.monotonic)
+        monkeypatch.setattr(sqlite_journal, "time", stepped)
+        monkeypatch.setattr(redis_journal, "time", stepped)
+        with pytest.raises(BulkSendError, match=r"lost its lease.*fast"):
+            await journal.ensure_lease("r1")
     finally:
         await journal.close()
         await other.close()
