@@ -103,7 +103,9 @@ async def test_invalid_phone_names_field_and_reason(
     assert await run_cli("send", *args) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert "invalid phone_number: '555-nope' is not E.164 digits" in captured.err
+    assert (
+        "invalid phone_number: '555-nope' is not a phone number this SDK can read" in captured.err
+    )
     assert "Traceback" not in captured.err
 
 

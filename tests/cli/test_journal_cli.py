@@ -42,8 +42,10 @@ async def make_journal(path: Path) -> None:
         await journal.acquire_lease("april", owner="host:1:aa", run_id="r1")
         for local_id in ("april-a", "april-b", "april-c"):
             await journal.claim(local_id, run_id="r1")
-        await journal.finish("april-a", "sent", message_id=5)
-        await journal.finish("april-b", "failed", error="BadRequestError: not a mobile number")
+        await journal.finish("april-a", "sent", run_id="r1", message_id=5)
+        await journal.finish(
+            "april-b", "failed", run_id="r1", error="BadRequestError: not a mobile number"
+        )
         await journal.release_lease("april", owner="host:1:aa")
         await journal.acquire_lease("april", owner="host:2:bb", run_id="r2")
         await journal.claim("april-d", run_id="r2")
@@ -55,7 +57,7 @@ async def make_journal(path: Path) -> None:
             "spring", chunk, ["15105550001", "15105550002", "15105550003"], run_id="r3"
         )
         await journal.claim("spring-b-1", run_id="r3")
-        await journal.finish("spring-b-1", "sent", message_id=9)
+        await journal.finish("spring-b-1", "sent", run_id="r3", message_id=9)
         await journal.release_lease("spring", owner="host:3:cc")
     with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as db:
         db.execute("UPDATE leases SET expires_at = 1000")  # host:2:bb died long ago
