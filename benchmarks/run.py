@@ -7,7 +7,8 @@ Cases: 1 SDK overhead vs raw aiohttp and httpx, 2 token cost, 3 model cost, 4 bu
 against the limit, 5 bulk memory at scale, 6 sandbox throughput, 7 limiter rate under a
 trickle of 429s, 8 the shared Redis limiter next to the in-process one and ``limits``,
 9 a CSV broadcast killed and rerun, 10 start-up cost,
-11 sandbox memory per list member and per ledger entry. See benchmarks/README.md.
+11 sandbox memory per list member and per ledger entry, 12 the aggregate rate of 1, 2 and 4
+processes sharing one limit through Redis. See benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ import bench_overhead
 import bench_redis_limiter
 import bench_sandbox
 import bench_sandbox_memory
+import bench_shared_rate
 import bench_startup
 import bench_token
 from _harness import server_process
@@ -343,6 +345,31 @@ def case_startup(args: argparse.Namespace) -> list[Row]:
     return rows
 
 
+SHARED_RATE_TARGET = 0.95  # of the shared limit, whatever the number of processes
+
+
+async def case_shared_rate(args: argparse.Namespace) -> list[Row]:
+    if shutil.which("redis-server") is None:
+        return [("12", "processes sharing one limit", "skipped: no redis-server binary", "-")]
+    rows: list[Row] = []
+    for r in await bench_shared_rate.measure(quick=args.quick):
+        ok = r.ratio >= SHARED_RATE_TARGET and r.rate_429 == 0 and r.failed == 0
+        ok = ok and r.busiest <= r.limit
+        rows.append(
+            (
+                "12",
+                f"{r.processes} process{'es' if r.processes > 1 else ''} sharing "
+                f"{r.limit}/{r.period:g} s (Redis, bulk lane, interactive_share=0)",
+                f"{r.per_window:.1f} sends/window = rate/limit {r.ratio:.3f} (ceiling "
+                f"{r.ceiling:.3f}, busiest window {r.busiest}, {r.cycles} cycles) · "
+                f"sends per process {'/'.join(map(str, r.shares))}",
+                f"{r.rate_429} x 429, {r.failed} failed · target >= {SHARED_RATE_TARGET}: "
+                f"{'met' if ok else 'MISSED'}",
+            )
+        )
+    return rows
+
+
 SANDBOX_BYTES_TARGET = 300  # per list member and per ledger entry
 
 
@@ -450,6 +477,8 @@ async def main(args: argparse.Namespace) -> None:
         rows += case_startup(args)
     if 11 in cases:
         rows += case_sandbox_memory(args)
+    if 12 in cases:
+        rows += await case_shared_rate(args)
     print()
     print(_table(rows))
     print()
@@ -460,7 +489,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="smoke mode: tiny sizes")
     parser.add_argument(
-        "--cases", default="1,2,3,4,5,6,7,8,9,10,11", help="comma-separated case numbers"
+        "--cases", default="1,2,3,4,5,6,7,8,9,10,11,12", help="comma-separated case numbers"
     )
     parser.add_argument("--calls", type=int, default=1500, help="case 1: calls per sample")
     parser.add_argument("--rounds", type=int, default=11, help="case 1: interleaved rounds")

@@ -98,6 +98,25 @@ converter.register_structure_hook(int, _strict_int)
 converter.register_structure_hook(bool, _bool_hook)  # bool subclasses int: keep its own
 
 
+# Per attrs class: (field name, whether it names an id); None for a class that is not one.
+_FIELD_PLANS: Final[dict[type, tuple[tuple[str, bool], ...] | None]] = {}
+# Values that hold no nested model, skipped without further checks.
+_LEAVES: Final = frozenset({str, int, float, bool, NoneType, datetime, dict})
+
+
+def _field_plan(cls: type) -> tuple[tuple[str, bool], ...] | None:
+    try:
+        return _FIELD_PLANS[cls]
+    except KeyError:
+        plan = (
+            tuple((f.name, f.name == "id" or f.name.endswith("_id")) for f in attrs.fields(cls))
+            if attrs.has(cls)
+            else None
+        )
+        _FIELD_PLANS[cls] = plan
+        return plan
+
+
 def _check_ids(value: object, depth: int = 0) -> None:
     """Every ``id``/``*_id`` integer read from an answer is a usable id: 1..2**63-1."""
     if depth > 20:
@@ -106,15 +125,18 @@ def _check_ids(value: object, depth: int = 0) -> None:
         for item in value:
             _check_ids(item, depth + 1)
         return
-    cls: Any = type(value)
-    if not attrs.has(cls):
+    plan = _field_plan(type(value))
+    if plan is None:
         return
-    for field in attrs.fields(cls):
-        item = getattr(value, field.name)
-        if (field.name == "id" or field.name.endswith("_id")) and type(item) is int:
+    for name, is_id in plan:
+        item = getattr(value, name)
+        kind = type(item)
+        if is_id and kind is int:
             if not 1 <= item <= MAX_ID:
-                raise ValueError(f"{field.name} is not a usable id")
-        elif isinstance(item, list | tuple) or attrs.has(type(item)):
+                raise ValueError(f"{name} is not a usable id")
+        elif kind not in _LEAVES and (
+            isinstance(item, list | tuple) or _field_plan(kind) is not None
+        ):
             _check_ids(item, depth + 1)
 
 

@@ -158,7 +158,8 @@ class RedisRateLimiter:
     :class:`~heymarket_async.errors.ConfigurationError` when Redis cannot be reached. Later,
     a request waits for Redis up to its deadline (at most ``max_outage_wait``) and then
     fails with :class:`~heymarket_async.errors.RateLimiterUnavailableError`; it is never sent
-    without a slot.
+    without a slot. Once Redis has been unreachable for ``max_outage_wait``, each later
+    request tries it once and fails at once, until Redis answers again.
 
     Args:
         url: a redis-py URL (``redis://``, ``rediss://``, ``unix://``).
@@ -175,7 +176,7 @@ class RedisRateLimiter:
             holder died without releasing it counts for ``hold`` plus a window.
         command_timeout: seconds one Redis command may take (connect included).
         max_outage_wait: the longest a request waits for an unreachable Redis, whatever its
-            deadline.
+            deadline, counted from when the outage began.
         key_prefix: the start of every key the limiter writes.
 
     Raises:
@@ -269,6 +270,10 @@ class RedisRateLimiter:
         self._dropped = False
         self._closing = asyncio.Event()
         self._local_pause_until = -math.inf
+        # When Redis stopped answering (loop time), for every request of this limiter: once
+        # an outage is max_outage_wait old, each later request tries once and fails at once,
+        # so a job's remaining sends end in moments, not one max_outage_wait each.
+        self._outage_since: float | None = None
         self._pending: set[asyncio.Task[None]] = set()
 
     def __repr__(self) -> str:
@@ -346,7 +351,6 @@ class RedisRateLimiter:
             "",
             self._ttl_ms,
         ]
-        outage_since: float | None = None
         failures = 0
         retry = _FIRST_RETRY
         while True:
@@ -363,7 +367,9 @@ class RedisRateLimiter:
                 except (RedisError, OSError, TimeoutError) as exc:
                     self._forget(lane, member)  # the script may have run and admitted it
                     failures += 1
-                    outage_since = now if outage_since is None else outage_since
+                    if self._outage_since is None:
+                        self._outage_since = now  # from before the failed call
+                    outage_since = self._outage_since
                     now = loop.time()
                     give_up = outage_since + self.max_outage_wait
                     if deadline is not None:
@@ -371,8 +377,8 @@ class RedisRateLimiter:
                     if now + retry >= give_up:
                         raise RateLimiterUnavailableError(
                             f"the shared rate limiter's Redis at {self._where} failed "
-                            f"{failures} time(s) over {now - outage_since:.2f} s (last: "
-                            f"{type(exc).__name__}); nothing was sent"
+                            f"({type(exc).__name__}; {failures} attempt(s) by this request, "
+                            f"failing for {now - outage_since:.1f} s); nothing was sent"
                         ) from None
                     await self._sleep(retry)
                     retry = min(retry * 2, _LAST_RETRY)
@@ -380,10 +386,10 @@ class RedisRateLimiter:
                 except asyncio.CancelledError:
                     self._forget(lane, member)
                     raise
+                self._outage_since, failures, retry = None, 0, _FIRST_RETRY
                 if admitted:
                     self._members[lane].append(member)
                     return
-                outage_since, failures, retry = None, 0, _FIRST_RETRY
                 now = loop.time()
                 wait = wait_us / _MICRO
             if deadline is not None and now + wait > deadline:

@@ -8,7 +8,7 @@ from typing import Any, Final, Protocol, TypeVar
 import attrs
 
 from .._config import USE_CLIENT_DEFAULT, Timeouts, UseClientDefault
-from .._converter import structure
+from .._converter import MAX_ID, structure
 from .._protocol import ApiRequest, ApiResponse
 from .._retry import Reconcile
 from ..errors import ResponseTooLargeError, UnexpectedResponseError
@@ -101,6 +101,32 @@ def unreadable(
         request_id=response.request_id,
         local_id=local_id,
     )
+
+
+def plain_object(response: ApiResponse, wrapper: str | None = None) -> dict[str, Any] | None:
+    """The JSON object :func:`read_model` would read from a readable answer, else ``None``.
+
+    For the hand-written readers of the hottest answers: they take the common shape from
+    here and leave everything else (and every error) to :func:`read_model`.
+    """
+    if not response.readable:
+        return None
+    data = response.data
+    if wrapper is not None and type(data) is dict and wrapper in data:
+        inner = data[wrapper]
+        data = inner if isinstance(inner, dict) else data
+    return data if type(data) is dict else None
+
+
+def is_usable_id(value: object) -> bool:
+    """Whether ``value`` is an id as an answer's reader accepts it unconverted: a JSON
+    integer (never a bool) in 1..2**63-1."""
+    return type(value) is int and 1 <= value <= MAX_ID
+
+
+def optional_str(value: object) -> bool:
+    """Whether ``value`` reads unchanged into a ``str | None`` field."""
+    return value is None or type(value) is str
 
 
 def read_model(

@@ -18,7 +18,17 @@ from .._config import USE_CLIENT_DEFAULT
 from .._converter import converter, unstructure
 from .._protocol import ApiRequest, ApiResponse
 from ..errors import RequestValidationError
-from ._base import Requester, ResponseList, ResponseModel, Timeout, read_list, read_model
+from ._base import (
+    Requester,
+    ResponseList,
+    ResponseModel,
+    Timeout,
+    is_usable_id,
+    optional_str,
+    plain_object,
+    read_list,
+    read_model,
+)
 from ._paging import walk_by_timestamp
 
 __all__ = [
@@ -395,12 +405,60 @@ def read_sent_message(response: ApiResponse, send: SendMessage) -> SentMessage:
         UnexpectedResponseError: the answer cannot be read; the message WAS accepted, and
             the error carries its ``local_id`` for a lookup.
     """
+    data = plain_object(response, "message")
+    if data is not None:
+        sent = _read_plain_sent_message(data, response.request_id, send.local_id)
+        if sent is not None:
+            return sent
     return read_model(
         response,
         SentMessage,
         wrapper="message",
         local_id=send.local_id,
         missing={"local_id": send.local_id},
+    )
+
+
+_read_optional_time: Final = converter.get_structure_hook(datetime | None)
+
+
+def _read_plain_sent_message(
+    data: dict[str, Any], request_id: str | None, local_id: str
+) -> SentMessage | None:
+    """The common answer (``{id, date, ...}`` with plain values) read without cattrs; the
+    result equals the full reader's. ``None`` for anything else, which the full reader then
+    reads or refuses (a conversation to take the ``convo_id`` from, compliance results,
+    quoted ids, values of another type, a time that does not parse)."""
+    id_ = data.get("id")
+    convo_id = data.get("convo_id")
+    gallery_url = data.get("gallery_url")
+    own_local_id = data.get("local_id")
+    queued = data.get("queued")
+    date = data.get("date")
+    if (
+        not is_usable_id(id_)
+        or not (convo_id is None or is_usable_id(convo_id))
+        or not optional_str(gallery_url)
+        or not optional_str(own_local_id)
+        or not (queued is None or type(queued) is bool)
+        or not (date is None or type(date) is str)
+        or data.get("conversation") is not None
+        or data.get("compliance_results") is not None
+    ):
+        return None
+    if date is not None:
+        try:
+            date = _read_optional_time(date, datetime)
+        except (ValueError, OverflowError, OSError):
+            return None
+    return SentMessage(
+        id=id_,  # type: ignore[arg-type]
+        date=date,
+        gallery_url=gallery_url,
+        local_id=local_id if own_local_id is None else own_local_id,
+        convo_id=convo_id,
+        queued=queued,
+        request_id=request_id,
     )
 
 

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 
 from .._config import USE_CLIENT_DEFAULT
-from .._protocol import ApiRequest
-from ._base import Resource, ResponseModel, Timeout, read_model
+from .._protocol import ApiRequest, ApiResponse
+from ._base import (
+    Resource,
+    ResponseModel,
+    Timeout,
+    is_usable_id,
+    optional_str,
+    plain_object,
+    read_model,
+)
 
-__all__ = ["Team", "TeamMember", "Teams", "build_get_team"]
+__all__ = ["Team", "TeamMember", "Teams", "build_get_team", "read_team"]
 
 
 @attrs.frozen(kw_only=True)
@@ -42,4 +52,61 @@ class Teams(Resource):
     async def get(self, *, timeout: Timeout = USE_CLIENT_DEFAULT) -> Team:
         """The team, its members and its per-list size limit."""
         response = await self._requester.request(build_get_team(), timeout=timeout)
-        return read_model(response, Team, wrapper="team")
+        return read_team(response)
+
+
+def read_team(response: ApiResponse) -> Team:
+    """The :class:`Team` in an answer (bare or under ``team``).
+
+    Raises:
+        UnexpectedResponseError: the answer cannot be read as a team.
+    """
+    data = plain_object(response, "team")
+    if data is not None:
+        team = _read_plain_team(data, response.request_id)
+        if team is not None:
+            return team
+    return read_model(response, Team, wrapper="team")
+
+
+def _read_plain_member(data: object) -> TeamMember | None:
+    if type(data) is not dict:
+        return None
+    id_ = data.get("id")
+    name = data.get("name")
+    role = data.get("role")
+    email = data.get("email")
+    if not (
+        is_usable_id(id_) and optional_str(name) and optional_str(role) and optional_str(email)
+    ):
+        return None
+    return TeamMember(id=id_, name=name, role=role, email=email)  # type: ignore[arg-type]
+
+
+def _read_plain_team(data: dict[str, Any], request_id: str | None) -> Team | None:
+    """The common answer (plain values, members as a list of objects) read without cattrs;
+    the result equals the full reader's. ``None`` for anything else, which the full reader
+    then reads or refuses."""
+    id_ = data.get("id")
+    name = data.get("name")
+    list_size = data.get("list_size")
+    if not (
+        is_usable_id(id_) and optional_str(name) and (list_size is None or type(list_size) is int)
+    ):
+        return None
+    members: tuple[TeamMember, ...] = ()
+    if "members" in data:
+        listed = data["members"]
+        if type(listed) is not list:
+            return None
+        read = [_read_plain_member(item) for item in listed]
+        if None in read:
+            return None
+        members = tuple(read)  # type: ignore[arg-type]
+    return Team(
+        id=id_,  # type: ignore[arg-type]
+        name=name,
+        list_size=list_size,
+        members=members,
+        request_id=request_id,
+    )

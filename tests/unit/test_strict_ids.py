@@ -11,6 +11,7 @@ from heymarket_async.errors import UnexpectedResponseError
 from heymarket_async.resources._base import read_list, read_model
 from heymarket_async.resources.lists import ListCreated
 from heymarket_async.resources.messages import Message
+from heymarket_async.resources.team import Team
 
 
 def answer(data: Any) -> ApiResponse:
@@ -40,3 +41,18 @@ def test_an_odd_nested_id_makes_the_list_unreadable() -> None:
 def test_an_odd_count_is_not_read_as_an_integer() -> None:
     with pytest.raises(UnexpectedResponseError):
         read_model(answer({"id": 1, "rev": 2.5}), ListCreated)
+
+
+@pytest.mark.parametrize("odd", [0, -1, 2**63])
+def test_an_odd_id_in_a_nested_model_makes_the_answer_unreadable(odd: int) -> None:
+    """Ids are checked in models nested in models and in tuples of models, every time
+    (the per-class field lists are cached after the first answer)."""
+    for _ in range(2):
+        message = read_model(answer({"id": 1, "conversation": {"id": 5}}), Message)
+        assert message.conversation is not None
+        assert message.conversation.id == 5
+        with pytest.raises(UnexpectedResponseError):
+            read_model(answer({"id": 1, "conversation": {"id": odd}}), Message)
+        team = {"id": 1, "members": [{"id": 7}, {"id": odd}]}
+        with pytest.raises(UnexpectedResponseError):
+            read_model(answer(team), Team)

@@ -55,7 +55,7 @@ from heymarket_async.resources.schedules import (
 )
 from heymarket_async.resources.surveys import Survey, read_surveys
 from heymarket_async.resources.tags import Tag, TagCreated, TagDeleted, read_tag_written
-from heymarket_async.resources.team import Team
+from heymarket_async.resources.team import Team, read_team
 from heymarket_async.resources.templates import (
     Template,
     TemplateCreated,
@@ -109,6 +109,7 @@ READERS: dict[str, Reader] = {
     "read_upsert_result": read_upsert_result,
     "read_acknowledgement": read_acknowledgement,
     "read_sent_message": lambda r: read_sent_message(r, SEND),
+    "read_team": read_team,
     "read_sent_email": lambda r: read_sent_email(r, EMAIL),
     "read_list_updated": lambda r: read_list_updated(r, UpdateList(list_id=5, title="t")),
     "read_list_deleted": lambda r: read_list_deleted(r, DeleteList(list_id=5)),
