@@ -407,6 +407,29 @@ class _LeaseHost(Protocol):
     def _describe(self) -> str: ...
 
 
+async def ensure_holding(host: _LeaseHost, run_id: str) -> None:
+    """``ensure_lease`` of both journals: free while the locally known expiry is more than a
+    third of the ttl ahead; closer to it (or past it, after a stall) the lease is renewed in
+    the store, which refuses when another run took the job over. Nothing for a run that
+    holds no lease.
+
+    Raises:
+        BulkSendError: another run took the job over (nothing may be sent), or the store
+            failed.
+    """
+    holding = host._holdings.get(run_id)
+    if holding is None:
+        return
+    if holding.lost is not None:
+        raise BulkSendError(holding.lost)
+    if holding.expires_at - time.monotonic() > holding.ttl / 3:
+        return
+    lost = await host._renew_holding(holding)
+    if lost is not None:
+        holding.lost = lost
+        raise BulkSendError(lost)
+
+
 class Journal:
     """A SQLite journal of sends, opened with :meth:`open` and closed with :meth:`close`.
 
@@ -868,34 +891,14 @@ class Journal:
             )
 
     async def ensure_lease(self, run_id: str) -> None:
-        """Before a send goes out: make sure ``run_id`` still holds its job's lease.
-
-        Free while the locally known expiry is more than a third of the ttl ahead; closer
-        to it (or past it, after a stall) the lease is checked and extended in the journal.
-        Does nothing for a run that holds no lease.
+        """Before a send goes out: make sure ``run_id`` still holds its job's lease (see
+        :func:`ensure_holding`).
 
         Raises:
             BulkSendError: another run took the job over (nothing may be sent), or the
                 journal failed.
         """
-        holding = self._holdings.get(run_id)
-        if holding is None:
-            return
-        if holding.lost is not None:
-            raise BulkSendError(holding.lost)
-        if holding.expires_at - time.monotonic() > holding.ttl / 3:
-            return
-        stamp, started = time.time(), time.monotonic()
-
-        def write(db: sqlite3.Connection) -> None:
-            self._check_holding(db, run_id, stamp)
-            db.execute(
-                "UPDATE leases SET heartbeat_at = ?, expires_at = ? WHERE job = ?",
-                (stamp, stamp + holding.ttl, holding.job),
-            )
-
-        await self._run(functools.partial(self._transaction, write))
-        holding.expires_at = max(holding.expires_at, started + holding.ttl)
+        await ensure_holding(self, run_id)
 
     # --- sends -----------------------------------------------------------------------
 

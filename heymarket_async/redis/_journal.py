@@ -51,6 +51,7 @@ from ..bulk._journal import (
     _Holding,
     _utc,
     default_owner,
+    ensure_holding,
 )
 from ..errors import BulkSendError, RequestValidationError
 
@@ -665,27 +666,14 @@ class RedisJournal:
         return None
 
     async def ensure_lease(self, run_id: str) -> None:
-        """Before a send goes out: make sure ``run_id`` still holds its job's lease.
-
-        Free while the locally known expiry is more than a third of the ttl ahead; closer to
-        it (or past it, after a stall) the lease is renewed on the server, which refuses when
-        another run took the job over.
+        """Before a send goes out: make sure ``run_id`` still holds its job's lease (see
+        :func:`heymarket_async.bulk._journal.ensure_holding`).
 
         Raises:
             BulkSendError: another run took the job over (nothing may be sent), or Redis
                 failed.
         """
-        holding = self._holdings.get(run_id)
-        if holding is None:
-            return
-        if holding.lost is not None:
-            raise BulkSendError(holding.lost)
-        if holding.expires_at - time.monotonic() > holding.ttl / 3:
-            return
-        lost = await self._renew_holding(holding)
-        if lost is not None:
-            holding.lost = lost
-            raise BulkSendError(lost)
+        await ensure_holding(self, run_id)
 
     async def release_lease(self, job: str, *, owner: str, ending: str = "completed") -> None:
         """Give up ``owner``'s lease of ``job`` (nothing happens if it is not theirs) and
