@@ -1,15 +1,26 @@
-"""Shared test helpers: the one aioresponses compatibility shim, and fake credentials."""
+"""Shared test helpers: the one aioresponses compatibility shim, fake credentials, and
+worker processes that talk to a sandbox."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
-from collections.abc import Iterator
+import os
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aioresponses import aioresponses
 from yarl import URL
+
+if TYPE_CHECKING:
+    from heymarket_async.sandbox import Sandbox
+
+ROOT = Path(__file__).resolve().parents[1]
 
 BASE_URL = "https://api.test.invalid"
 SECRET_ID = "test-secret-id-8f2c"
@@ -75,3 +86,56 @@ class MockApi:
         for (m, url), calls in self.mocked.requests.items():
             for call in calls:
                 yield m, url, call
+
+
+def sandbox_env(sb: Sandbox, **extra: str) -> dict[str, str]:
+    """This process's environment with the sandbox's URL and secret pair (and no legacy
+    key), for a child process that builds its client with ``from_env``."""
+    env = {
+        **os.environ,
+        "HEYMARKET_SECRET_ID": sb.secret_id,
+        "HEYMARKET_SECRET_KEY": sb.secret_key,
+        "HEYMARKET_BASE_URL": sb.url,
+        **extra,
+    }
+    env.pop("HEYMARKET_API_KEY", None)
+    return env
+
+
+@contextlib.asynccontextmanager
+async def worker_process(
+    sb: Sandbox, module: str, *args: str, stdout: int = asyncio.subprocess.PIPE
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """``python -m module args...`` from the checkout, pointed at ``sb``; killed if still
+    running when the block ends."""
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        module,
+        *args,
+        cwd=ROOT,
+        env=sandbox_env(sb),
+        stdout=stdout,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        yield child
+    finally:
+        if child.returncode is None:
+            child.kill()
+            await child.wait()
+
+
+async def sigkill_when_ledger_reaches(sb: Sandbox, module: str, *args: str, stop_at: int) -> None:
+    """Run a worker until the sandbox's ledger holds ``stop_at`` sends, then SIGKILL it (no
+    cleanup of any kind in the child)."""
+    async with worker_process(sb, module, *args, stdout=asyncio.subprocess.DEVNULL) as child:
+        try:
+            async with asyncio.timeout(60):
+                while len(sb.ledger) < stop_at and child.returncode is None:  # noqa: ASYNC110
+                    await asyncio.sleep(0.005)
+        finally:
+            if child.returncode is None:
+                child.kill()
+            _, stderr = await child.communicate()
+        assert child.returncode == -9, stderr.decode()[-2000:]

@@ -7,19 +7,16 @@ and list sends failing (commit-then-drop included) and a 1-second rate-limit win
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
 from pathlib import Path
 
 from heymarket_async._reconcile import PROBE_MEMBERS, PROBE_PAGES
 from heymarket_async.bulk import Journal, broadcast
 from heymarket_async.sandbox import Fault, FaultPlan, FaultRule, LedgerKind, Sandbox
 
+from ..helpers import sigkill_when_ledger_reaches
 from .conftest import client_for, phones
 from .test_journal_lease import expire_leases
 
-ROOT = Path(__file__).resolve().parents[2]
 KEY = "killed-lists"
 COUNT = 20_000
 LIST_SIZE = 1_000
@@ -48,16 +45,8 @@ def faulty_plan() -> tuple[FaultPlan, list[FaultRule]]:
 
 
 async def kill_mid_run(sb: Sandbox, journal: Path, stop_at: int) -> None:
-    env = {
-        **os.environ,
-        "HEYMARKET_SECRET_ID": sb.secret_id,
-        "HEYMARKET_SECRET_KEY": sb.secret_key,
-        "HEYMARKET_BASE_URL": sb.url,
-    }
-    env.pop("HEYMARKET_API_KEY", None)
-    child = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
+    await sigkill_when_ledger_reaches(
+        sb,
         "tests.bulk._broadcast_worker",
         str(journal),
         str(COUNT),
@@ -65,20 +54,8 @@ async def kill_mid_run(sb: Sandbox, journal: Path, stop_at: int) -> None:
         str(sb.default_inbox_id),
         str(sb.default_creator_id),
         str(LIST_SIZE),
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
+        stop_at=stop_at,
     )
-    try:
-        async with asyncio.timeout(60):
-            while len(sb.ledger) < stop_at and child.returncode is None:  # noqa: ASYNC110
-                await asyncio.sleep(0.005)
-    finally:
-        if child.returncode is None:
-            child.kill()  # SIGKILL: no cleanup of any kind in the child
-        _, stderr = await child.communicate()
-    assert child.returncode == -9, stderr.decode()[-2000:]
     expire_leases(journal)  # the dead run's lease would run out after its ttl
 
 

@@ -5,12 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import re
 import sqlite3
-import sys
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -21,10 +18,10 @@ from heymarket_async.bulk._journal import KEYLESS_JOB
 from heymarket_async.errors import BulkSendError
 from heymarket_async.sandbox import Fault, FaultPlan, Sandbox
 
+from ..helpers import worker_process
 from .conftest import phones, sends
 from .test_batch_sender import assert_exactly_once
 
-ROOT = Path(__file__).resolve().parents[2]
 SEND = "POST /v1/message/send"
 
 
@@ -320,25 +317,12 @@ async def test_a_sender_that_loses_its_lease_stops_and_claims_nothing_more(
 # --- jobs in separate processes --------------------------------------------------------
 
 
-def _worker_env(sb: Sandbox) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "HEYMARKET_SECRET_ID": sb.secret_id,
-        "HEYMARKET_SECRET_KEY": sb.secret_key,
-        "HEYMARKET_BASE_URL": sb.url,
-    }
-    env.pop("HEYMARKET_API_KEY", None)
-    return env
-
-
-@contextlib.asynccontextmanager
-async def worker(
+def worker(
     sb: Sandbox, journal: Path, count: int, key: str, ttl: float
-) -> AsyncIterator[asyncio.subprocess.Process]:
+) -> contextlib.AbstractAsyncContextManager[asyncio.subprocess.Process]:
     """A BatchSender job in a child process (``tests.bulk._lease_worker``)."""
-    child = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
+    return worker_process(
+        sb,
         "tests.bulk._lease_worker",
         str(journal),
         str(count),
@@ -346,17 +330,7 @@ async def worker(
         str(sb.default_inbox_id),
         str(sb.default_creator_id),
         str(ttl),
-        cwd=ROOT,
-        env=_worker_env(sb),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
     )
-    try:
-        yield child
-    finally:
-        if child.returncode is None:
-            child.kill()
-            await child.wait()
 
 
 async def _until_sent(sb: Sandbox, child: asyncio.subprocess.Process, count: int) -> None:

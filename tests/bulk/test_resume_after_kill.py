@@ -1,52 +1,29 @@
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
 from pathlib import Path
 
 from heymarket_async.bulk import BatchSender, Journal
 from heymarket_async.sandbox import FaultPlan, Sandbox
 
+from ..helpers import sigkill_when_ledger_reaches
 from .conftest import client_for, phones, sends
 from .test_batch_sender import assert_exactly_once
 from .test_journal_lease import expire_leases
 
-ROOT = Path(__file__).resolve().parents[2]
 KEY = "killed"
 
 
 async def _run_until_killed(sb: Sandbox, journal: Path, count: int, stop_at: int) -> None:
-    env = {
-        **os.environ,
-        "HEYMARKET_SECRET_ID": sb.secret_id,
-        "HEYMARKET_SECRET_KEY": sb.secret_key,
-        "HEYMARKET_BASE_URL": sb.url,
-    }
-    env.pop("HEYMARKET_API_KEY", None)
-    child = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
+    await sigkill_when_ledger_reaches(
+        sb,
         "tests.bulk._worker",
         str(journal),
         str(count),
         KEY,
         str(sb.default_inbox_id),
         str(sb.default_creator_id),
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
+        stop_at=stop_at,
     )
-    try:
-        async with asyncio.timeout(60):
-            while len(sb.ledger) < stop_at and child.returncode is None:  # noqa: ASYNC110
-                await asyncio.sleep(0.005)
-    finally:
-        if child.returncode is None:
-            child.kill()  # SIGKILL: no cleanup of any kind in the child
-        _, stderr = await child.communicate()
-    assert child.returncode == -9, stderr.decode()[-2000:]
     expire_leases(journal)  # the dead run's lease would run out after its ttl
 
 

@@ -19,6 +19,7 @@ from heymarket_async.sandbox import FaultPlan, Sandbox
 
 from ..bulk.conftest import phones
 from ..bulk.test_batch_sender import assert_exactly_once
+from ..helpers import sandbox_env
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "fanout"
 SEND = "POST /v1/message/send"
@@ -31,16 +32,7 @@ async def sandbox() -> AsyncIterator[Sandbox]:
 
 
 def example_env(sb: Sandbox, redis_url: str) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "HEYMARKET_SECRET_ID": sb.secret_id,
-        "HEYMARKET_SECRET_KEY": sb.secret_key,
-        "HEYMARKET_BASE_URL": sb.url,
-        "FANOUT_REDIS_URL": redis_url,
-        "FANOUT_RATE_PER_MINUTE": "60000",
-    }
-    env.pop("HEYMARKET_API_KEY", None)
-    return env
+    return sandbox_env(sb, FANOUT_REDIS_URL=redis_url, FANOUT_RATE_PER_MINUTE="60000")
 
 
 async def test_the_fanout_example_sends_a_campaign_over_two_workers_exactly_once(

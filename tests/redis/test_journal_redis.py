@@ -12,10 +12,8 @@ import contextlib
 import json
 import os
 import socket
-import sys
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
@@ -28,9 +26,9 @@ from heymarket_async.sandbox import Fault, FaultPlan, Sandbox
 
 from ..bulk.conftest import client_for, phones, sends
 from ..bulk.test_batch_sender import assert_exactly_once
+from ..helpers import worker_process
 from ..redis_server import RedisServer
 
-ROOT = Path(__file__).resolve().parents[2]
 SEND = "POST /v1/message/send"
 
 
@@ -223,25 +221,12 @@ async def test_lease_expiry_follows_the_servers_clock_not_the_machines(
 # --- a worker killed mid-shard -----------------------------------------------------------
 
 
-def _worker_env(sb: Sandbox) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "HEYMARKET_SECRET_ID": sb.secret_id,
-        "HEYMARKET_SECRET_KEY": sb.secret_key,
-        "HEYMARKET_BASE_URL": sb.url,
-    }
-    env.pop("HEYMARKET_API_KEY", None)
-    return env
-
-
-@contextlib.asynccontextmanager
-async def worker(
+def worker(
     sb: Sandbox, url: str, count: int, key: str, ttl: float
-) -> AsyncIterator[asyncio.subprocess.Process]:
+) -> contextlib.AbstractAsyncContextManager[asyncio.subprocess.Process]:
     """A BatchSender job journaled in Redis, in a child process."""
-    child = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
+    return worker_process(
+        sb,
         "tests.redis._journal_worker",
         url,
         "campaign",
@@ -250,17 +235,7 @@ async def worker(
         str(sb.default_inbox_id),
         str(sb.default_creator_id),
         str(ttl),
-        cwd=ROOT,
-        env=_worker_env(sb),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
     )
-    try:
-        yield child
-    finally:
-        if child.returncode is None:
-            child.kill()
-            await child.wait()
 
 
 async def test_a_killed_worker_is_taken_over_by_another_process_after_its_lease(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import statistics
 import sys
 import time
@@ -20,6 +19,7 @@ from heymarket_async.sandbox import Sandbox
 
 from ..bulk.conftest import client_for, phones, sends
 from ..bulk.test_batch_sender import assert_exactly_once
+from ..helpers import sandbox_env
 from ..redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,13 +38,7 @@ def _max_in_any_window(times: list[float], window: float) -> int:
 async def _worker(
     sb: Sandbox, redis_url: str, limit: int, start: int, count: int
 ) -> dict[str, int]:
-    env = {
-        **os.environ,
-        "HEYMARKET_SECRET_ID": sb.secret_id,
-        "HEYMARKET_SECRET_KEY": sb.secret_key,
-        "HEYMARKET_BASE_URL": sb.url,
-    }
-    env.pop("HEYMARKET_API_KEY", None)
+    env = sandbox_env(sb)
     child = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
