@@ -34,7 +34,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final, Literal, TypeVar
 
 import attrs
-from cattrs.errors import BaseValidationError
 
 from .._protocol import ApiResponse
 from .._ratelimit import in_bulk_lane
@@ -78,8 +77,6 @@ RECONCILE_MAX_PAGES: Final = 200
 # Team-history pages read for a list broadcast whose members are unknown, before resending
 # it with the same local_id (resend_broadcasts=True): the lookup only saves relying on dedupe.
 BROADCAST_LOOKUP_PAGES: Final = 3
-# Everything reading a 2xx send answer may raise while its shape is unexpected.
-_UNREADABLE: Final = (HeymarketError, BaseValidationError, ValueError, TypeError, KeyError)
 UNREADABLE_REASON: Final = (
     "the server accepted the send (HTTP 2xx) but its answer could not be read: message id unknown"
 )
@@ -447,9 +444,6 @@ class Delivery:
                 response = await self._client.request(
                     request, reconcile=reconcile, before_send=guard
                 )
-            except UnexpectedResponseError as exc:
-                # A 2xx whose body could not be read: accepted, so never sent again.
-                return await self._accepted(index, send, exc.request_id)
             except BulkSendError:
                 raise  # the lease guard refused: the entry stays in flight, the job stops
             except HeymarketError as exc:
@@ -521,7 +515,7 @@ def _read_id(response: ApiResponse, send: SendMessage) -> int | None:
     """The message id of a 2xx send answer, or ``None`` when the answer cannot be read."""
     try:
         return read_sent_message(response, send).id
-    except _UNREADABLE:
+    except UnexpectedResponseError:  # the readers' one error for an accepted answer
         return None
 
 

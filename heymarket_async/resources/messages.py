@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 import attrs
-from cattrs.errors import BaseValidationError
 
 from .._config import USE_CLIENT_DEFAULT
 from .._protocol import ApiResponse
@@ -54,8 +53,6 @@ __all__ = [
     "read_sent_message",
 ]
 
-# What reading a 2xx send answer of an unexpected shape may raise.
-_UNREADABLE: Final = (HeymarketError, BaseValidationError, ValueError, TypeError, KeyError)
 # History pages read to find the id of a send whose 2xx answer was unreadable.
 _SETTLE_PAGES: Final = 3
 
@@ -145,26 +142,21 @@ class Messages(Resource):
         reconcile = (
             None if request.replay_safe else reconciler(self._requester, send, timeout, since=since)
         )
-        try:
-            response = await self._requester.request(request, timeout=timeout, reconcile=reconcile)
-        except UnexpectedResponseError as exc:
-            # A 2xx the client could not read: accepted, so it must never be sent again.
-            return await self._settle_accepted(send, exc, since=since, timeout=timeout)
+        response = await self._requester.request(request, timeout=timeout, reconcile=reconcile)
         try:
             return read_sent_message(response, send)
-        except _UNREADABLE as exc:
-            return await self._settle_accepted(
-                send, exc, since=since, timeout=timeout, answer=response
-            )
+        except UnexpectedResponseError as exc:
+            # A 2xx whose answer could not be read: accepted, so it must never be sent again.
+            return await self._settle_accepted(send, exc, response, since=since, timeout=timeout)
 
     async def _settle_accepted(
         self,
         send: SendMessage,
-        cause: Exception,
+        cause: UnexpectedResponseError,
+        answer: ApiResponse,
         *,
         since: datetime,
         timeout: Timeout,
-        answer: ApiResponse | None = None,
     ) -> SentMessage:
         """The message a 2xx with an unreadable answer created, looked up by ``local_id``.
 
@@ -172,8 +164,7 @@ class Messages(Resource):
             UnexpectedResponseError: the lookup did not find it; the message says it was
                 accepted and carries its ``local_id``.
         """
-        status = answer.status if answer is not None else getattr(cause, "status", 200)
-        request_id = answer.request_id if answer is not None else getattr(cause, "request_id", None)
+        status, request_id = answer.status, answer.request_id
         try:
             found = await find_sent(
                 self._requester, send, since=since, max_pages=_SETTLE_PAGES, timeout=timeout
