@@ -375,7 +375,7 @@ async def _team_list_size(client: HeymarketClient) -> int:
     response = await client.request(build_get_team())
     team: Any = unwrap(response.data, "team")
     value = team.get("list_size") if isinstance(team, dict) else None
-    # Read raw: a lenient reading would turn true into 1 and 1.5 into 1.
+    # Read raw: the Team model accepts a quoted "100"; lists are sized by a JSON integer only.
     if type(value) is not int or value <= 0:
         # Never echo what the answer holds at length (it could be megabytes, or a secret).
         shown = repr(value) if isinstance(value, int | float | None) else type(value).__name__
