@@ -61,7 +61,9 @@ class Timeouts:
     """Per-request time limits in seconds.
 
     ``connect`` covers getting a connection (a failure there means nothing was sent);
-    ``read`` bounds each wait for response bytes; ``total`` bounds the whole request.
+    ``read`` bounds the wait for the complete answer: an attempt without its whole answer
+    ``connect + read`` seconds after it started fails, even while bytes keep coming;
+    ``total`` bounds the whole attempt.
     """
 
     connect: float | None = attrs.field(default=10.0, validator=_positive_or_none)

@@ -56,9 +56,20 @@ class RawResponse:
 # Per-call timeouts repeat the same few values; ClientTimeout is frozen, so share them.
 @functools.lru_cache(maxsize=64)
 def _client_timeout(timeouts: Timeouts) -> aiohttp.ClientTimeout:
-    return aiohttp.ClientTimeout(
-        total=timeouts.total, connect=timeouts.connect, sock_read=timeouts.read
-    )
+    # aiohttp keeps only the connect bound (its expiry says nothing was sent). Its read and
+    # total timers are re-armed on every request and every chunk, which costs more CPU than
+    # the rest of the SDK's work on a request: the deadline watch enforces those instead.
+    return aiohttp.ClientTimeout(total=None, connect=timeouts.connect, sock_read=None)
+
+
+@functools.lru_cache(maxsize=64)
+def _attempt_budget(timeouts: Timeouts) -> float | None:
+    """Seconds an attempt may last: ``connect + read`` (the answer gets ``read`` once
+    connected), and ``total``; ``None`` when neither bounds it."""
+    budgets = [timeouts.total] if timeouts.total is not None else []
+    if timeouts.read is not None:
+        budgets.append((timeouts.connect or 0.0) + timeouts.read)
+    return min(budgets, default=None)
 
 
 def _map_error(exc: BaseException, url: str) -> TransportError:
@@ -78,13 +89,13 @@ def _map_error(exc: BaseException, url: str) -> TransportError:
 
 
 class _DeadlineWatch:
-    """Cancels the attempts that outlive their deadline, with one timer for all of them.
+    """Cancels the attempts that outlive their time limit, with one timer for all of them.
 
-    aiohttp's ``sock_read`` restarts with every byte, so only a bound on the whole
-    exchange stops a server that drips its answer. A timer per request (aiohttp's
-    ``total``, ``asyncio.timeout``) costs more CPU than the rest of the SDK's work on a
+    A bound on the whole exchange also stops a server that drips its answer byte by byte
+    (a per-read timeout restarts with every byte). A timer per request (aiohttp's
+    timeouts, ``asyncio.timeout``) costs more CPU than the rest of the SDK's work on a
     request; here attempts only enter a dict, and one timer, set for the earliest
-    deadline, runs only when an attempt may actually be late.
+    limit, runs only when an attempt may actually be late.
     """
 
     def __init__(self) -> None:
@@ -181,6 +192,7 @@ class AiohttpTransport:
         self._owns_session = session is None
         self._timeouts = timeouts
         self._default_timeout = _client_timeout(timeouts)
+        self._default_budget = _attempt_budget(timeouts)
         self._max_response_size = max_response_size
         self._watch = _DeadlineWatch()
 
@@ -202,24 +214,35 @@ class AiohttpTransport:
     ) -> RawResponse:
         """Send the request; raise a ``TransportError`` when no complete answer arrives.
 
+        ``timeouts`` (the transport's own by default): ``connect`` bounds getting a
+        connection; the whole attempt is bounded by ``connect + read`` and by ``total``.
+
         Args:
             deadline: a ``time.monotonic()`` instant that bounds the whole exchange,
                 reading the body included; past it the attempt fails with
                 ``TransportTimeoutError``.
         """
         session = self._get_session()
-        timeout = self._default_timeout if timeouts is None else _client_timeout(timeouts)
+        if timeouts is None:
+            timeout, budget = self._default_timeout, self._default_budget
+        else:
+            timeout, budget = _client_timeout(timeouts), _attempt_budget(timeouts)
+        now = time.monotonic()
+        if deadline is not None and deadline <= now:
+            raise TransportTimeoutError(
+                f"the call's deadline passed before sending ({url})", possibly_sent=False
+            )
+        # The earlier of the call's deadline and this attempt's own time limits.
+        limit = deadline
+        if budget is not None and (limit is None or now + budget < limit):
+            limit = now + budget
         task: asyncio.Task[object] | None = None
         cancelling = 0
-        if deadline is not None:
-            if deadline <= time.monotonic():
-                raise TransportTimeoutError(
-                    f"the call's deadline passed before sending ({url})", possibly_sent=False
-                )
+        if limit is not None:
             task = asyncio.current_task()
             assert task is not None  # send() always runs in a task
             cancelling = task.cancelling()
-            self._watch.watch(task, deadline)
+            self._watch.watch(task, limit)
         # One frame for the whole exchange (no helper coroutines): every resume of an
         # await below passes through each frame above it.
         try:
@@ -248,8 +271,13 @@ class AiohttpTransport:
         except asyncio.CancelledError as exc:
             # Ours only if no one else cancelled the task meanwhile (asyncio.timeout's rule).
             if task is not None and self._watch.unwatch(task) and task.uncancel() <= cancelling:
+                if limit == deadline:
+                    raise TransportTimeoutError(
+                        f"no complete answer before the call's deadline ({url})",
+                        possibly_sent=True,
+                    ) from exc
                 raise TransportTimeoutError(
-                    f"no complete answer before the call's deadline ({url})", possibly_sent=True
+                    f"timed out waiting for the answer ({url})", possibly_sent=True
                 ) from exc
             raise
         finally:

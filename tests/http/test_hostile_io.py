@@ -371,3 +371,42 @@ async def test_echoed_secret_key_is_redacted() -> None:
                 await hm.team.get()
     assert SECRET_KEY not in str(info.value)
     assert info.value.message == "key [redacted]"
+
+
+@pytest.mark.parametrize(
+    ("timeouts", "bound"),
+    [(Timeouts(connect=0.2, read=0.3), 0.5), (Timeouts(connect=5.0, total=0.4), 0.4)],
+)
+async def test_read_and_total_bound_the_whole_answer(timeouts: Timeouts, bound: float) -> None:
+    """`connect + read` and `total` bound an attempt even while bytes keep coming (each
+    gap is well under `read`), long before the call's deadline."""
+    body = json.dumps({**TEAM, "pad": "x" * 400}).encode()  # 20 s of dripping
+    async with HostileServer() as server:
+        server.script("GET", "/v1/team", then=Answer(body=body, drip=0.05))
+        async with server.client(retry=NO_RETRY, timeout=timeouts) as hm:
+            started = time.monotonic()
+            with pytest.raises(TransportTimeoutError) as info:
+                await asyncio.wait_for(hm.team.get(), timeout=15)
+            elapsed = time.monotonic() - started
+            task = asyncio.current_task()
+            assert task is not None
+            assert task.cancelling() == 0
+    assert info.value.possibly_sent is True
+    assert "timed out waiting for the answer" in str(info.value)
+    assert bound <= elapsed < bound + 2
+
+
+async def test_a_silent_server_times_out_after_connect_plus_read() -> None:
+    """A server that never answers ends the attempt at `connect + read`, marked possibly
+    sent; a per-call timeout replaces the client's."""
+    async with HostileServer() as server:
+        server.script("GET", "/v1/team", then=Answer.json(TEAM, delay=3))
+        async with server.client(retry=NO_RETRY) as hm:
+            started = time.monotonic()
+            with pytest.raises(TransportTimeoutError) as info:
+                await asyncio.wait_for(
+                    hm.team.get(timeout=Timeouts(connect=0.1, read=0.2)), timeout=15
+                )
+            elapsed = time.monotonic() - started
+    assert info.value.possibly_sent is True
+    assert 0.3 <= elapsed < 2.3
