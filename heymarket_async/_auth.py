@@ -138,7 +138,8 @@ class TokenCache:
         """Whether a new token can be minted (not for a static API key)."""
         return isinstance(self._credentials, SecretCredentials)
 
-    def _fresh(self) -> Token | None:
+    def fresh(self) -> Token | None:
+        """The cached token while it is younger than the lifetime, else ``None``."""
         token = self._token
         if token is None:
             return None
@@ -150,11 +151,11 @@ class TokenCache:
 
     async def get(self) -> Token:
         """A token that is younger than the lifetime, minting one if needed."""
-        token = self._fresh()
+        token = self.fresh()
         if token is not None:
             return token
         async with self._lock:
-            token = self._fresh()  # someone may have minted while we waited
+            token = self.fresh()  # someone may have minted while we waited
             if token is None:
                 token = self._mint()
             return token

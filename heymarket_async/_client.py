@@ -50,7 +50,7 @@ from ._ratelimit import (
     check_lane,
     current_lane,
 )
-from ._retry import Reconcile, call_with_retries
+from ._retry import Reconcile, retry_after_failure
 from ._transport import DEFAULT_MAX_RESPONSE_SIZE, AiohttpTransport, user_agent
 from .errors import (
     AuthenticationError,
@@ -492,29 +492,26 @@ class HeymarketClient:
         self._state = ClientState.OPENED
         timeouts = None if timeout is USE_CLIENT_DEFAULT else _timeouts(timeout, self.timeouts)
         # The retry deadline bounds the whole call: pacing waits and reading answers included.
-        own_deadline = time.monotonic() + self.retry_policy.deadline
+        started = time.monotonic()
+        own_deadline = started + self.retry_policy.deadline
         deadline = own_deadline if deadline is None else min(deadline, own_deadline)
-        url = self.base_url + request.path
         body = request.body_bytes()
-        description = f"{request.method} {request.path}"
-        # A partial, not a wrapping coroutine: each attempt awaits _send_authenticated
-        # directly, one coroutine and one frame fewer on every resume.
-        attempt = functools.partial(
-            self._send_authenticated,
-            request,
-            url,
-            body,
-            timeouts,
-            description,
-            deadline=deadline,
-            before_send=before_send,
-        )
-        return await call_with_retries(
-            attempt,
+        # Attempt 1 runs here, not inside the retry machinery: most calls succeed at once,
+        # and each coroutine between this call and the socket costs CPU on every resume.
+        try:
+            return await self._send_authenticated(request, body, timeouts, deadline, before_send)
+        except Exception as exc:  # noqa: BLE001 - the retry loop records it or re-raises it
+            failure = exc
+        return await retry_after_failure(
+            failure,
+            functools.partial(
+                self._send_authenticated, request, body, timeouts, deadline, before_send
+            ),
+            started=started,
             policy=self.retry_policy,
             replay_safe=request.replay_safe,
             reconcile=reconcile,
-            description=description,
+            description=f"{request.method} {request.path}",
             closed=self._closing,
             deadline=deadline,
         )
@@ -531,26 +528,26 @@ class HeymarketClient:
     async def _send_authenticated(
         self,
         request: ApiRequest,
-        url: str,
         body: bytes | None,
         timeouts: Timeouts | None,
-        description: str,
-        *,
         deadline: float,
-        before_send: Callable[[], Awaitable[None]] | None = None,
+        before_send: Callable[[], Awaitable[None]] | None,
     ) -> ApiResponse:
         refreshed = False
         while True:
-            token = await self._tokens.get()
+            # A fresh token is at hand on almost every call; awaiting get() costs a coroutine.
+            token = self._tokens.fresh() or await self._tokens.get()
             headers = self._headers
             if token is not self._headers_token:
                 # Built once per token, not per request; aiohttp copies it, never mutates it.
                 headers = {**self._static_headers, "Authorization": token.authorization}
                 self._headers, self._headers_token = headers, token
             limiter = self._limiter
-            started = time.perf_counter()
-            lane = self._lane or current_lane.get()
+            debug = logger.isEnabledFor(logging.DEBUG)
+            started = time.perf_counter() if debug else 0.0
+            lane: Lane = "interactive"
             if limiter is not None:
+                lane = self._lane or current_lane.get()
                 # The loop's clock is the one the limiter sleeps on (time.monotonic in practice).
                 clock = asyncio.get_running_loop().time
                 now = clock()
@@ -561,13 +558,13 @@ class HeymarketClient:
             try:
                 if before_send is not None:
                     await before_send()
-                if self.is_closed:
+                if self._state is ClientState.CLOSED:
                     # Closed while this attempt waited (backoff, token, slot): sending now
                     # would open a new connection pool that nobody closes.
                     raise ClientClosedError(_CLOSED_MESSAGE)
                 raw = await self._transport.send(
                     request.method,
-                    url,
+                    self.base_url + request.path,
                     headers=headers,
                     params=request.query,
                     body=body,
@@ -577,10 +574,11 @@ class HeymarketClient:
             finally:
                 if limiter is not None:
                     limiter.release(lane=lane)
-            if logger.isEnabledFor(logging.DEBUG):
+            if debug:
                 logger.debug(
-                    "%s -> %d in %.1f ms (request id %s)",
-                    description,
+                    "%s %s -> %d in %.1f ms (request id %s)",
+                    request.method,
+                    request.path,
                     raw.status,
                     (time.perf_counter() - started) * 1000,
                     redact(raw.headers.get("X-Request-Id") or "-", (self._secret, token.value)),

@@ -187,18 +187,46 @@ async def call_with_retries(
             (besides the policy's own deadline); ``reconcile`` reads it through
             :func:`reconcile_deadline` to bound its lookups.
     """
-
-    must_reconcile = False
     # Fast path: tenacity's per-attempt bookkeeping costs more CPU than the rest of a
     # request's Python work, and most first attempts succeed. So attempt 1 runs here, and
-    # only its failure builds the retry loop below, recorded there as attempt 1.
+    # only its failure builds the retry loop.
     started = time.monotonic()
     try:
         return await attempt()
-    except BaseException as exc:  # noqa: BLE001 - recorded below; tenacity re-raises it
-        if isinstance(exc, ServerError | TransportError):
-            must_reconcile = is_ambiguous(exc)
-        first_failure: BaseException | None = exc
+    except Exception as exc:  # noqa: BLE001 - the retry loop records it or re-raises it
+        failure = exc
+    return await retry_after_failure(
+        failure,
+        attempt,
+        started=started,
+        policy=policy,
+        replay_safe=replay_safe,
+        reconcile=reconcile,
+        description=description,
+        closed=closed,
+        deadline=deadline,
+    )
+
+
+async def retry_after_failure(
+    first_failure: Exception,
+    attempt: Callable[[], Awaitable[T]],
+    *,
+    started: float,
+    policy: RetryPolicy,
+    replay_safe: bool,
+    reconcile: Reconcile[T] | None = None,
+    description: str = "request",
+    closed: asyncio.Event | None = None,
+    deadline: float | None = None,
+) -> T:
+    """The rest of :func:`call_with_retries` once attempt 1, started at ``started``
+    (``time.monotonic()``), failed with ``first_failure``; for callers that run attempt 1
+    themselves (one coroutine fewer on the path of every successful call)."""
+    must_reconcile = isinstance(first_failure, ServerError | TransportError) and is_ambiguous(
+        first_failure
+    )
+    pending: BaseException | None = first_failure
     ambiguous = first_failure if must_reconcile else None  # the last attempt that may have sent
 
     def log_retry(state: RetryCallState) -> None:
@@ -227,13 +255,11 @@ async def call_with_retries(
     )
     try:
         async for try_ in retrying:
-            if first_failure is not None:
+            if pending is not None:
                 state = try_.retry_state
-                state.start_time = started  # the deadline counts from attempt 1, as before
-                state.set_exception(
-                    (type(first_failure), first_failure, first_failure.__traceback__)
-                )
-                first_failure = None
+                state.start_time = started  # the deadline counts from attempt 1
+                state.set_exception((type(pending), pending, pending.__traceback__))
+                pending = None
                 continue
             # What `with try_:` does, minus recording a result on success: we return at once,
             # so tenacity never reads it (and recording it costs a lock-guarded Future).
