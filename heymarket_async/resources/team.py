@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 import attrs
 
 from .._config import USE_CLIENT_DEFAULT
+from .._converter import MAX_ID
 from .._protocol import ApiRequest, ApiResponse
 from ._base import (
     Resource,
@@ -41,9 +42,13 @@ class Team(ResponseModel):
     members: tuple[TeamMember, ...] = ()
 
 
+# Requests are frozen values: this one, which never varies, is built once.
+_GET_TEAM: Final = ApiRequest(method="GET", path="/v1/team", replay_safe=True)
+
+
 def build_get_team() -> ApiRequest:
     """``GET /v1/team``."""
-    return ApiRequest(method="GET", path="/v1/team")
+    return _GET_TEAM
 
 
 class Teams(Resource):
@@ -76,11 +81,16 @@ def _read_plain_member(data: object) -> TeamMember | None:
     name = data.get("name")
     role = data.get("role")
     email = data.get("email")
+    # is_usable_id and optional_str, inlined: this runs for every member of every answer.
     if not (
-        is_usable_id(id_) and optional_str(name) and optional_str(role) and optional_str(email)
+        type(id_) is int
+        and 1 <= id_ <= MAX_ID
+        and (name is None or type(name) is str)
+        and (role is None or type(role) is str)
+        and (email is None or type(email) is str)
     ):
         return None
-    return TeamMember(id=id_, name=name, role=role, email=email)  # type: ignore[arg-type]
+    return TeamMember(id=id_, name=name, role=role, email=email)
 
 
 def _read_plain_team(data: dict[str, Any], request_id: str | None) -> Team | None:
