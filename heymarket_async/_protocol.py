@@ -16,6 +16,7 @@ from typing import Any, Final, Literal
 from urllib.parse import quote
 
 import attrs
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from ._validation import check_positive_int, check_text
 from .errors import (
@@ -162,8 +163,8 @@ def path_segment(value: object, *, name: str = "id") -> str:
 def header(headers: Mapping[str, str], name: str) -> str | None:
     """Case-insensitive header lookup that works on plain dicts as well as multidicts."""
     value = headers.get(name)
-    if value is not None:
-        return value
+    if value is not None or isinstance(headers, CIMultiDictProxy | CIMultiDict):
+        return value  # a multidict's get already ignores case: absent means absent
     lowered = name.lower()
     for key, val in headers.items():
         if key.lower() == lowered:

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 import pytest
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from heymarket_async._protocol import ApiRequest, decipher_response, parse_retry_after, path
 from heymarket_async.errors import (
@@ -55,6 +57,15 @@ def test_empty_body_is_none(body: bytes) -> None:
 def test_request_id_header_lookup_is_case_insensitive() -> None:
     """The request id is found whatever the header's case."""
     assert decipher_response(200, {"x-request-id": "abc"}, b"{}").request_id == "abc"
+
+
+@pytest.mark.parametrize("wrap", [CIMultiDict, lambda h: CIMultiDictProxy(CIMultiDict(h))])
+def test_request_id_in_multidicts_whatever_the_case_and_none_when_absent(
+    wrap: Callable[[dict[str, str]], Mapping[str, str]],
+) -> None:
+    """aiohttp's headers: found in any case; an answer without one has no request id."""
+    assert decipher_response(200, wrap({"X-REQUEST-ID": "abc"}), b"{}").request_id == "abc"
+    assert decipher_response(200, wrap({"Content-Type": "x"}), b"{}").request_id is None
 
 
 def test_non_json_success_is_accepted_but_unreadable() -> None:
