@@ -208,19 +208,31 @@ def contenders() -> list[Contender]:
     return found
 
 
-async def run_mix(contender: Contender, *, calls: int, concurrency: int) -> None:
-    """``calls`` requests over ``concurrency`` workers, each alternating team and send."""
+MIXES = ("team+send", "send")
+
+
+async def run_mix(
+    contender: Contender, *, calls: int, concurrency: int, mix: str = "team+send"
+) -> None:
+    """``calls`` requests over ``concurrency`` workers, each alternating team and send
+    (``mix="team+send"``) or sending only (``mix="send"``)."""
     per_worker, extra = divmod(calls, concurrency)
+    sends_only = mix == "send"
 
     async def worker(count: int) -> None:
         for i in range(count):
-            await (contender.team() if i % 2 == 0 else contender.send())
+            await (contender.send() if sends_only or i % 2 else contender.team())
 
     await asyncio.gather(*(worker(per_worker + (w < extra)) for w in range(concurrency)))
 
 
 async def measure(
-    info: ServerInfo, *, concurrencies: tuple[int, ...], calls: int, rounds: int
+    info: ServerInfo,
+    *,
+    concurrencies: tuple[int, ...],
+    calls: int,
+    rounds: int,
+    mix: str = "team+send",
 ) -> dict[tuple[str, int], Series]:
     """Median CPU µs/request and requests/s per (contender, concurrency)."""
     active = contenders()
@@ -239,7 +251,9 @@ async def measure(
                     n = max(calls // 4, concurrency) if contender.name == "httpx" else calls
                     sample: Sample = await timed_async(
                         n,
-                        lambda c=contender, k=concurrency, n=n: run_mix(c, calls=n, concurrency=k),
+                        lambda c=contender, k=concurrency, n=n: run_mix(
+                            c, calls=n, concurrency=k, mix=mix
+                        ),
                     )
                     results.setdefault((contender.name, concurrency), Series()).samples.append(
                         sample
