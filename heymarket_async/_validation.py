@@ -98,18 +98,42 @@ def _fail(attribute: attrs.Attribute[Any], reason: str) -> RequestValidationErro
 GENERATED_LOCAL_ID_PREFIX: Final = "hm-"
 
 
+# Generated ids are made in batches: one urandom call and a few bulk byte operations serve
+# 256 ids (a urandom system call per id was the dearest step of building a send).
+_LOCAL_ID_BATCH: Final = 256
+_UUID4_VERSION: Final = bytes((byte & 0x0F) | 0x40 for byte in range(256))  # 0100xxxx
+_UUID4_VARIANT: Final = bytes((byte & 0x3F) | 0x80 for byte in range(256))  # 10xxxxxx
+_spare_local_ids: Final[list[str]] = []
+# A forked child must not hand out the ids its parent keeps: it draws its own. (Without
+# os.register_at_fork, e.g. on Windows, there is no fork either.)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_spare_local_ids.clear)
+
+
+def _local_id_batch() -> list[str]:
+    """Fresh generated ids: each is 16 random bytes made a uuid4 (byte 6 holds the version,
+    byte 8 the variant), as ``hm-`` and 32 lowercase hex digits."""
+    raw = bytearray(os.urandom(16 * _LOCAL_ID_BATCH))
+    raw[6::16] = raw[6::16].translate(_UUID4_VERSION)
+    raw[8::16] = raw[8::16].translate(_UUID4_VARIANT)
+    spaced = raw.hex(" ", 16)  # 32 hex digits per id, space-separated
+    prefixed = GENERATED_LOCAL_ID_PREFIX + spaced.replace(" ", " " + GENERATED_LOCAL_ID_PREFIX)
+    return prefixed.split(" ")
+
+
 def new_local_id() -> str:
     """A fresh ``local_id`` (``hm-`` + uuid4 hex), made once per logical request (§4).
 
     The prefix lets the bulk sender tell a generated id (new in every run) from one the
     caller keeps, which a resumable job needs.
     """
-    # uuid.uuid4().hex without building a UUID object: 16 random bytes with the version (4)
-    # and variant (10) bits set, as 32 hex digits.
-    bits = int.from_bytes(os.urandom(16))
-    bits = (bits & ~(0xF000 << 64)) | (0x4000 << 64)
-    bits = (bits & ~(0xC000 << 48)) | (0x8000 << 48)
-    return f"{GENERATED_LOCAL_ID_PREFIX}{bits:032x}"
+    try:
+        return _spare_local_ids.pop()  # atomic: no two callers (threads) get the same id
+    except IndexError:
+        fresh = _local_id_batch()
+        local_id = fresh.pop()
+        _spare_local_ids.extend(fresh)
+        return local_id
 
 
 def is_generated_local_id(value: str) -> bool:
