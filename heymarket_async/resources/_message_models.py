@@ -5,6 +5,7 @@ re-exports these names) build on this module, so it imports neither.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import AsyncGenerator, Callable, Iterable
 from datetime import datetime
@@ -630,10 +631,16 @@ def _read_plain_sent_message(
     ):
         return None
     if date is not None:
-        try:
-            date = _read_optional_time(date, datetime)
-        except (ValueError, OverflowError, OSError):
-            return None
+        parsed = None
+        with contextlib.suppress(ValueError):
+            parsed = datetime.fromisoformat(date)
+        if parsed is not None and parsed.tzinfo is not None:
+            date = parsed  # RFC 3339 with an offset: what the full reader makes of it
+        else:
+            try:
+                date = _read_optional_time(date, datetime)
+            except (ValueError, OverflowError, OSError):
+                return None
     return SentMessage(
         id=id_,  # type: ignore[arg-type]
         date=date,

@@ -35,6 +35,11 @@ TIMES = [
     "  ",
     "yesterday",
     "2026-13-45T99:99:99Z",
+    "20261123",  # ISO basic format to fromisoformat, Unix seconds to the full reader
+    "20261123T190207+0000",
+    "\uff11\uff17\uff10\uff10",  # fullwidth digits
+    " 2026-11-23T19:02:07Z ",
+    "2026-11-23T19:02:07.5-05:30",
 ]
 scalars = st.one_of(
     st.none(),
