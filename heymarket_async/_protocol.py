@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import email.utils
 import html
-import json
 import math
 import re
 from collections.abc import Collection, Iterable, Mapping
@@ -18,6 +17,7 @@ from urllib.parse import quote
 import attrs
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from . import _json
 from ._validation import check_positive_int, check_text
 from .errors import (
     APIError,
@@ -45,11 +45,6 @@ _STATUS_ERRORS: Final[Mapping[int, type[APIError]]] = {
     404: NotFoundError,
     409: ConflictError,
 }
-
-
-# What json.dumps(separators=(",", ":"), ensure_ascii=False) builds on every call, built once
-# (an encoder keeps no state between calls).
-_COMPACT_JSON: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def _replay_default(request: ApiRequest) -> bool:
@@ -88,7 +83,7 @@ class ApiRequest:
         if self.json is None:
             return None
         try:
-            return _COMPACT_JSON.encode(self.json).encode()
+            return _json.dumps(self.json)
         except (ValueError, TypeError, RecursionError) as exc:
             # NaN/Infinity (not JSON), a lone surrogate (not UTF-8), an int too long to
             # print, an object JSON cannot hold, or a cycle: nothing is sent.
@@ -302,7 +297,7 @@ def _first_str(data: Mapping[str, Any], *keys: str) -> str | None:
 def _read_error_body(body: bytes, secrets: Iterable[str]) -> tuple[str | None, str | None]:
     """(code, message) from an error body of unknown shape; never raises."""
     try:
-        data = json.loads(body) if body.strip() else None
+        data = _json.loads(body) if body.strip() else None
     except (ValueError, RecursionError):  # not JSON, bad UTF-8, or nested too deep
         return None, text_excerpt(body, secrets) or None
     if isinstance(data, str):
@@ -370,7 +365,7 @@ def decipher_response(
         if not body or body.isspace():  # as `not body.strip()`, without copying the body
             return ApiResponse(status=status, data=None, request_id=request_id)
         try:
-            data = json.loads(body)
+            data = _json.loads(body)
         except (ValueError, RecursionError):  # not JSON, bad UTF-8, or nested too deep
             excerpt = text_excerpt(body, secrets)
             return ApiResponse(status=status, data=excerpt, request_id=request_id, readable=False)
