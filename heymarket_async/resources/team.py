@@ -109,10 +109,13 @@ def _read_plain_team(data: dict[str, Any], request_id: str | None) -> Team | Non
         listed = data["members"]
         if type(listed) is not list:
             return None
-        read = [_read_plain_member(item) for item in listed]
-        if None in read:
-            return None
-        members = tuple(read)  # type: ignore[arg-type]
+        read = []
+        for item in listed:
+            member = _read_plain_member(item)
+            if member is None:  # not `None in read`: that calls each member's __eq__
+                return None
+            read.append(member)
+        members = tuple(read)
     return Team(
         id=id_,  # type: ignore[arg-type]
         name=name,
