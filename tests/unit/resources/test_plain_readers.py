@@ -4,6 +4,7 @@ full cattrs readers: identical results, identical errors, on a varied corpus."""
 from __future__ import annotations
 
 import json
+import pickle
 from typing import Any
 
 import pytest
@@ -12,10 +13,10 @@ from hypothesis import strategies as st
 
 from heymarket_async._protocol import ApiResponse, decipher_response
 from heymarket_async.errors import UnexpectedResponseError
-from heymarket_async.resources._base import plain_object, read_model
+from heymarket_async.resources._base import plain_object, read_model, slot_setters
 from heymarket_async.resources._message_models import _read_plain_sent_message
 from heymarket_async.resources.messages import SendMessage, SentMessage, read_sent_message
-from heymarket_async.resources.team import Team, _read_plain_team, read_team
+from heymarket_async.resources.team import Team, TeamMember, _read_plain_team, read_team
 
 SEND = SendMessage(inbox_id=1, creator_id=2, phone_number="15105553344", text="hi", local_id="l-1")
 
@@ -225,3 +226,17 @@ def test_an_unreadable_answer_is_never_read_by_hand() -> None:
     assert plain_object(decipher_response(200, {}, b"ok")) is None
     assert plain_object(decipher_response(200, {}, b'{"id": 1', truncated=True)) is None
     assert plain_object(decipher_response(200, {}, b"[1]")) is None
+
+
+def test_slot_setters_insist_on_every_field() -> None:
+    """A field added to a model without its reader's setter fails at import, not later."""
+    with pytest.raises(TypeError, match="fields"):
+        slot_setters(TeamMember, "id", "name", "role")
+    set_id, set_name, set_role, set_email = slot_setters(TeamMember, "id", "name", "role", "email")
+    member = object.__new__(TeamMember)
+    for setter, value in [(set_id, 7), (set_name, "n"), (set_role, None), (set_email, "e")]:
+        setter(member, value)
+    built = TeamMember(id=7, name="n", email="e")
+    assert member == built
+    assert hash(member) == hash(built)
+    assert pickle.loads(pickle.dumps(member)) == built  # noqa: S301 - our own bytes
