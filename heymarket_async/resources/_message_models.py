@@ -480,6 +480,8 @@ class AllMessagesQuery:
 
 # --- Wire mapping -----------------------------------------------------------------------------
 
+_new: Final = object.__new__  # with slot_setters: the hot builders and readers fill models
+
 
 def _send_body(send: SendMessage) -> dict[str, Any]:
     """The JSON body of a send, written out because every send builds one: the dict cattrs
@@ -551,13 +553,25 @@ def build_send_message(send: SendMessage) -> ApiRequest:
     Only a list broadcast is replay-safe: §4 documents server dedupe by ``local_id`` for
     broadcasts, not for single sends, which reconcile before any resend instead.
     """
-    return ApiRequest(
-        method="POST",
-        path="/v1/message/send",
-        json=_send_body(send),
-        idempotency_key=send.local_id,
-        replay_safe=send.is_broadcast,
-    )
+    # ApiRequest(method="POST", path=..., json=..., ...) at half the cost: every send builds one.
+    request = _new(ApiRequest)
+    _SET_REQUEST_METHOD(request, "POST")
+    _SET_REQUEST_PATH(request, "/v1/message/send")
+    _SET_REQUEST_QUERY(request, None)
+    _SET_REQUEST_JSON(request, _send_body(send))
+    _SET_REQUEST_IDEMPOTENCY_KEY(request, send.local_id)
+    _SET_REQUEST_REPLAY_SAFE(request, send.list_id is not None)  # send.is_broadcast
+    return request
+
+
+(
+    _SET_REQUEST_METHOD,
+    _SET_REQUEST_PATH,
+    _SET_REQUEST_QUERY,
+    _SET_REQUEST_JSON,
+    _SET_REQUEST_IDEMPOTENCY_KEY,
+    _SET_REQUEST_REPLAY_SAFE,
+) = slot_setters(ApiRequest, "method", "path", "query", "json", "idempotency_key", "replay_safe")
 
 
 def build_message_history(query: HistoryQuery) -> ApiRequest:
@@ -654,7 +668,6 @@ def _read_plain_sent_message(
     return sent
 
 
-_new: Final = object.__new__
 (
     _SET_SENT_ID,
     _SET_SENT_DATE,

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 from heymarket_async import _validation as check
 from heymarket_async._converter import converter
+from heymarket_async._protocol import ApiRequest
 from heymarket_async.errors import RequestValidationError
 from heymarket_async.resources._message_models import _send_body
 from heymarket_async.resources.messages import SendMessage, build_send_message
@@ -461,6 +462,15 @@ def test_send_body_equals_what_cattrs_generates(send: SendMessage) -> None:
         send.is_broadcast,
         "POST",
     )
+    # Built through slot setters: equal in every field to the one its __init__ builds.
+    built = ApiRequest(
+        method="POST",
+        path="/v1/message/send",
+        json=expected,
+        idempotency_key=send.local_id,
+        replay_safe=send.is_broadcast,
+    )
+    assert (request, repr(request)) == (built, repr(built))
 
 
 # --- Generated local_ids ---------------------------------------------------------------------
