@@ -5,7 +5,6 @@ re-exports these names) build on this module, so it imports neither.
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import AsyncGenerator, Callable, Iterable
 from datetime import datetime
@@ -25,8 +24,6 @@ from ._base import (
     ResponseList,
     ResponseModel,
     Timeout,
-    is_usable_id,
-    optional_str,
     plain_object,
     read_list,
     read_model,
@@ -634,21 +631,25 @@ def _read_plain_sent_message(
     own_local_id = data.get("local_id")
     queued = data.get("queued")
     date = data.get("date")
-    if (
-        not is_usable_id(id_)
-        or not (convo_id is None or is_usable_id(convo_id))
-        or not optional_str(gallery_url)
-        or not optional_str(own_local_id)
-        or not (queued is None or type(queued) is bool)
-        or not (date is None or type(date) is str)
-        or data.get("conversation") is not None
-        or data.get("compliance_results") is not None
+    # is_usable_id and optional_str, inlined: every send reads one of these.
+    if not (
+        type(id_) is int
+        and 1 <= id_ <= _MAX_ID
+        and (convo_id is None or (type(convo_id) is int and 1 <= convo_id <= _MAX_ID))
+        and (gallery_url is None or type(gallery_url) is str)
+        and (own_local_id is None or type(own_local_id) is str)
+        and (queued is None or type(queued) is bool)
+        and (date is None or type(date) is str)
+        and data.get("conversation") is None
+        and data.get("compliance_results") is None
     ):
         return None
     if date is not None:
         parsed = None
-        with contextlib.suppress(ValueError):
+        try:  # noqa: SIM105 - contextlib.suppress costs more than the parse
             parsed = datetime.fromisoformat(date)
+        except ValueError:
+            pass
         if parsed is not None and parsed.tzinfo is not None:
             date = parsed  # RFC 3339 with an offset: what the full reader makes of it
         else:
