@@ -9,7 +9,7 @@ import email.utils
 import html
 import math
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
 from urllib.parse import quote
@@ -111,6 +111,22 @@ class ApiResponse:
     request_id: str | None
     readable: bool = True
     truncated: bool = False
+
+
+def slot_setters(cls: type, *names: str) -> tuple[Callable[[Any, Any], None], ...]:
+    """The slot setter of each of ``names``, which must be all of the attrs class
+    ``cls``'s fields: for the hand-written readers of the hottest answers, which fill a
+    ``cls.__new__`` instance with values they checked (half the cost of the generated
+    ``__init__`` of a frozen class, which sets each field through ``object.__setattr__``).
+
+    Raises:
+        TypeError: ``names`` are not exactly the fields (a field added to the model must be
+            added to its reader too).
+    """
+    fields = [field.name for field in attrs.fields(cls)]
+    if sorted(names) != sorted(fields):
+        raise TypeError(f"{cls.__name__} has the fields {fields}, not {list(names)}")
+    return tuple(getattr(cls, name).__set__ for name in names)
 
 
 def path(template: str, *params: str | int) -> str:
@@ -325,6 +341,16 @@ def _clean(text: str | None, secrets: Iterable[str], limit: int) -> str | None:
     return None if text is None else _clip(redact(text, secrets), limit)
 
 
+_new: Final = object.__new__
+(
+    _SET_RESPONSE_STATUS,
+    _SET_RESPONSE_DATA,
+    _SET_RESPONSE_REQUEST_ID,
+    _SET_RESPONSE_READABLE,
+    _SET_RESPONSE_TRUNCATED,
+) = slot_setters(ApiResponse, "status", "data", "request_id", "readable", "truncated")
+
+
 def decipher_response(
     status: int,
     headers: Mapping[str, str],
@@ -369,7 +395,14 @@ def decipher_response(
         except (ValueError, RecursionError):  # not JSON, bad UTF-8, or nested too deep
             excerpt = text_excerpt(body, secrets)
             return ApiResponse(status=status, data=excerpt, request_id=request_id, readable=False)
-        return ApiResponse(status=status, data=data, request_id=request_id)
+        # ApiResponse(status=status, data=data, request_id=request_id) at half the cost.
+        response = _new(ApiResponse)
+        _SET_RESPONSE_STATUS(response, status)
+        _SET_RESPONSE_DATA(response, data)
+        _SET_RESPONSE_REQUEST_ID(response, request_id)
+        _SET_RESPONSE_READABLE(response, True)  # noqa: FBT003 - a slot setter takes no keywords
+        _SET_RESPONSE_TRUNCATED(response, False)  # noqa: FBT003
+        return response
 
     code, message = _read_error_body(body, secrets)
     message = message or code or f"HTTP {status} with an empty body"

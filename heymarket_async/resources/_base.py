@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Final, Protocol, TypeVar
 
 import attrs
@@ -39,22 +39,6 @@ class ResponseModel:
     """
 
     request_id: str | None = attrs.field(default=None, eq=False)
-
-
-def slot_setters(cls: type, *names: str) -> tuple[Callable[[Any, Any], None], ...]:
-    """The slot setter of each of ``names``, which must be all of the attrs class
-    ``cls``'s fields: for the hand-written readers of the hottest answers, which fill a
-    ``cls.__new__`` instance with values they checked (half the cost of the generated
-    ``__init__`` of a frozen class, which sets each field through ``object.__setattr__``).
-
-    Raises:
-        TypeError: ``names`` are not exactly the fields (a field added to the model must be
-            added to its reader too).
-    """
-    fields = [field.name for field in attrs.fields(cls)]
-    if sorted(names) != sorted(fields):
-        raise TypeError(f"{cls.__name__} has the fields {fields}, not {list(names)}")
-    return tuple(getattr(cls, name).__set__ for name in names)
 
 
 class ResponseList(list[T]):

@@ -17,7 +17,7 @@ from cattrs.gen import make_dict_unstructure_fn, override
 from .. import _validation as check
 from .._config import USE_CLIENT_DEFAULT
 from .._converter import converter, unstructure
-from .._protocol import ApiRequest, ApiResponse
+from .._protocol import ApiRequest, ApiResponse, slot_setters
 from ..errors import RequestValidationError
 from ._base import (
     Requester,
@@ -27,7 +27,6 @@ from ._base import (
     plain_object,
     read_list,
     read_model,
-    slot_setters,
 )
 from ._paging import walk_by_timestamp
 

@@ -8,7 +8,7 @@ import attrs
 
 from .._config import USE_CLIENT_DEFAULT
 from .._converter import MAX_ID
-from .._protocol import ApiRequest, ApiResponse
+from .._protocol import ApiRequest, ApiResponse, slot_setters
 from ._base import (
     Resource,
     ResponseModel,
@@ -17,7 +17,6 @@ from ._base import (
     optional_str,
     plain_object,
     read_model,
-    slot_setters,
 )
 
 __all__ = ["Team", "TeamMember", "Teams", "build_get_team", "read_team"]
@@ -84,30 +83,6 @@ _SET_TEAM_ID, _SET_TEAM_NAME, _SET_TEAM_LIST_SIZE, _SET_TEAM_MEMBERS, _SET_TEAM_
 )
 
 
-def _read_plain_member(data: object) -> TeamMember | None:
-    if type(data) is not dict:
-        return None
-    id_ = data.get("id")
-    name = data.get("name")
-    role = data.get("role")
-    email = data.get("email")
-    # is_usable_id and optional_str, inlined: this runs for every member of every answer.
-    if not (
-        type(id_) is int
-        and 1 <= id_ <= MAX_ID
-        and (name is None or type(name) is str)
-        and (role is None or type(role) is str)
-        and (email is None or type(email) is str)
-    ):
-        return None
-    member = _new(TeamMember)  # TeamMember(id=id_, ...) at half the cost
-    _SET_MEMBER_ID(member, id_)
-    _SET_MEMBER_NAME(member, name)
-    _SET_MEMBER_ROLE(member, role)
-    _SET_MEMBER_EMAIL(member, email)
-    return member
-
-
 def _read_plain_team(data: dict[str, Any], request_id: str | None) -> Team | None:
     """The common answer (plain values, members as a list of objects) read without cattrs;
     the result equals the full reader's. ``None`` for anything else, which the full reader
@@ -126,9 +101,26 @@ def _read_plain_team(data: dict[str, Any], request_id: str | None) -> Team | Non
             return None
         read = []
         for item in listed:
-            member = _read_plain_member(item)
-            if member is None:  # not `None in read`: that calls each member's __eq__
+            # Each member read inline (no call per member), or the full reader decides.
+            if type(item) is not dict:
                 return None
+            member_id = item.get("id")
+            member_name = item.get("name")
+            role = item.get("role")
+            email = item.get("email")
+            if not (
+                type(member_id) is int
+                and 1 <= member_id <= MAX_ID
+                and (member_name is None or type(member_name) is str)
+                and (role is None or type(role) is str)
+                and (email is None or type(email) is str)
+            ):
+                return None
+            member = _new(TeamMember)  # TeamMember(id=member_id, ...) at half the cost
+            _SET_MEMBER_ID(member, member_id)
+            _SET_MEMBER_NAME(member, member_name)
+            _SET_MEMBER_ROLE(member, role)
+            _SET_MEMBER_EMAIL(member, email)
             read.append(member)
         members = tuple(read)
     team = _new(Team)  # Team(id=id_, ...) at half the cost

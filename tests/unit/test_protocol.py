@@ -6,7 +6,13 @@ from datetime import UTC, datetime
 import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from heymarket_async._protocol import ApiRequest, decipher_response, parse_retry_after, path
+from heymarket_async._protocol import (
+    ApiRequest,
+    ApiResponse,
+    decipher_response,
+    parse_retry_after,
+    path,
+)
 from heymarket_async.errors import (
     APIError,
     AuthenticationError,
@@ -268,3 +274,11 @@ def test_body_bytes_are_compact_json() -> None:
         '{"a":"é","b":[1]}'.encode()
     )
     assert ApiRequest(method="GET", path="/x").body_bytes() is None
+
+
+def test_a_readable_answer_is_the_api_response_its_init_would_build() -> None:
+    """The response filled through slot setters equals, and reprs as, the one built by
+    ``ApiResponse(...)``."""
+    response = decipher_response(200, RID, b'{"a": [1]}')
+    built = ApiResponse(status=200, data={"a": [1]}, request_id="rid-123")
+    assert (response, repr(response)) == (built, repr(built))

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from heymarket_async._protocol import ApiResponse, decipher_response
+from heymarket_async._protocol import ApiResponse, decipher_response, slot_setters
 from heymarket_async.errors import UnexpectedResponseError
-from heymarket_async.resources._base import plain_object, read_model, slot_setters
+from heymarket_async.resources._base import plain_object, read_model
 from heymarket_async.resources._message_models import _read_plain_sent_message
 from heymarket_async.resources.messages import SendMessage, SentMessage, read_sent_message
 from heymarket_async.resources.team import Team, TeamMember, _read_plain_team, read_team
