@@ -6,7 +6,7 @@ re-exports these names) build on this module, so it imports neither.
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncGenerator, Callable, Iterable
+from collections.abc import AsyncGenerator, Iterable
 from datetime import datetime
 from types import NoneType
 from typing import Any, Final, Literal
@@ -392,26 +392,37 @@ class SendMessage:
 _SEND_FIELDS: Final = {field.name: field for field in attrs.fields(SendMessage)}
 
 
-def _slot_setter(name: str) -> Callable[[SendMessage, object], None]:
-    # A frozen model's fields cannot be assigned; a slot's own setter sets one more directly
-    # than object.__setattr__ (what attrs' generated __init__ uses).
-    setter: Callable[[SendMessage, object], None] = SendMessage.__dict__[name].__set__
-    return setter
-
-
-_set_inbox_id: Final = _slot_setter("inbox_id")
-_set_creator_id: Final = _slot_setter("creator_id")
-_set_phone_number: Final = _slot_setter("phone_number")
-_set_chat_id: Final = _slot_setter("chat_id")
-_set_list_id: Final = _slot_setter("list_id")
-_set_targets: Final = _slot_setter("targets")
-_set_text: Final = _slot_setter("text")
-_set_media_url: Final = _slot_setter("media_url")
-_set_template_id: Final = _slot_setter("template_id")
-_set_survey_id: Final = _slot_setter("survey_id")
-_set_local_id: Final = _slot_setter("local_id")
-_set_private: Final = _slot_setter("private")
-_set_author: Final = _slot_setter("author")
+# A frozen model's fields cannot be assigned; __init__ sets each through its slot's setter.
+(
+    _set_inbox_id,
+    _set_creator_id,
+    _set_phone_number,
+    _set_chat_id,
+    _set_list_id,
+    _set_targets,
+    _set_text,
+    _set_media_url,
+    _set_template_id,
+    _set_survey_id,
+    _set_local_id,
+    _set_private,
+    _set_author,
+) = slot_setters(
+    SendMessage,
+    "inbox_id",
+    "creator_id",
+    "phone_number",
+    "chat_id",
+    "list_id",
+    "targets",
+    "text",
+    "media_url",
+    "template_id",
+    "survey_id",
+    "local_id",
+    "private",
+    "author",
+)
 
 
 def _validate(send: SendMessage, name: str, value: object) -> None:
