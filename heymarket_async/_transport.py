@@ -118,8 +118,10 @@ class _DeadlineWatch:
         return False
 
     def stop(self) -> None:
-        """Cancel the timer (the transport is closing)."""
-        if self._timer is not None:
+        """Cancel the timer (the transport is closing), unless attempts still run: on a
+        borrowed session they go on after the close, and their limits still hold. A timer
+        kept for them fires once more at most (it is not set again once none is left)."""
+        if self._timer is not None and not self._deadlines:
             self._timer.cancel()
             self._timer = None
 

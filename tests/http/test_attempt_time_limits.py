@@ -1,0 +1,41 @@
+"""Each attempt's time limits (``Timeouts``) against a silent server, in the situations
+where the transport's deadline watch, not aiohttp, has to enforce them."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import aiohttp
+
+from heymarket_async import RetryPolicy, Timeouts
+from heymarket_async.errors import TransportTimeoutError
+from tests.hostile import Answer, HostileServer
+
+TEAM = {"id": 1, "name": "Team", "list_size": 100}
+NO_RETRY = RetryPolicy.disabled()
+
+
+async def test_an_attempt_in_flight_keeps_its_limits_after_the_client_closes() -> None:
+    """On a borrowed session an attempt outlives the client's close; a silent server still
+    cannot hold it past `connect + read`."""
+    async with HostileServer() as server:
+        server.script("GET", "/v1/team", then=Answer.json(TEAM, delay=3))
+        async with aiohttp.ClientSession() as session:
+            hm = server.client(
+                session=session, retry=NO_RETRY, timeout=Timeouts(connect=0.2, read=0.3)
+            )
+            started = time.monotonic()
+            async with hm:
+                attempt = asyncio.create_task(hm.team.get())
+                await asyncio.sleep(0.1)  # on the wire when the client closes
+            try:
+                await asyncio.wait_for(attempt, timeout=15)
+            except TransportTimeoutError as exc:
+                failure: TransportTimeoutError | None = exc
+            else:
+                failure = None
+            elapsed = time.monotonic() - started
+    assert failure is not None, "the attempt waited for the silent server's late answer"
+    assert failure.possibly_sent is True
+    assert elapsed < 2.5
