@@ -59,16 +59,20 @@ def _client_timeout(timeouts: Timeouts) -> aiohttp.ClientTimeout:
     # aiohttp keeps only the connect bound (its expiry says nothing was sent). Its read and
     # total timers are re-armed on every request and every chunk, which costs more CPU than
     # the rest of the SDK's work on a request: the deadline watch enforces those instead.
-    return aiohttp.ClientTimeout(total=None, connect=timeouts.connect, sock_read=None)
+    # Without a connect bound, though, the watch cannot tell connecting (or waiting for a
+    # pooled connection) from waiting for the answer: aiohttp then bounds each read.
+    sock_read = timeouts.read if timeouts.connect is None else None
+    return aiohttp.ClientTimeout(total=None, connect=timeouts.connect, sock_read=sock_read)
 
 
 @functools.lru_cache(maxsize=64)
 def _attempt_budget(timeouts: Timeouts) -> float | None:
     """Seconds an attempt may last: ``connect + read`` (the answer gets ``read`` once
-    connected), and ``total``; ``None`` when neither bounds it."""
+    connected), and ``total``; ``None`` when neither bounds it. (With ``connect=None``,
+    aiohttp bounds each read instead, see :func:`_client_timeout`.)"""
     budgets = [timeouts.total] if timeouts.total is not None else []
-    if timeouts.read is not None:
-        budgets.append((timeouts.connect or 0.0) + timeouts.read)
+    if timeouts.read is not None and timeouts.connect is not None:
+        budgets.append(timeouts.connect + timeouts.read)
     return min(budgets, default=None)
 
 
@@ -217,7 +221,8 @@ class AiohttpTransport:
         """Send the request; raise a ``TransportError`` when no complete answer arrives.
 
         ``timeouts`` (the transport's own by default): ``connect`` bounds getting a
-        connection; the whole attempt is bounded by ``connect + read`` and by ``total``.
+        connection; the whole attempt is bounded by ``connect + read`` and by ``total``
+        (with ``connect=None``, ``read`` bounds each wait for bytes of the answer instead).
 
         Args:
             deadline: a ``time.monotonic()`` instant that bounds the whole exchange,

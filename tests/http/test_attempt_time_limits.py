@@ -39,3 +39,39 @@ async def test_an_attempt_in_flight_keeps_its_limits_after_the_client_closes() -
     assert failure is not None, "the attempt waited for the silent server's late answer"
     assert failure.possibly_sent is True
     assert elapsed < 2.5
+
+
+async def test_without_a_connect_limit_waiting_for_a_connection_is_not_read_time() -> None:
+    """`connect=None`: getting a connection has no limit, so requests queued for the one
+    pooled connection are sent in turn; each answer comes well within `read` of its send
+    (none fails as possibly sent while it never went out)."""
+    async with HostileServer() as server:
+        server.script("GET", "/v1/team", then=Answer.json(TEAM, delay=0.3))
+        connector = aiohttp.TCPConnector(limit=1)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            options = {"session": session, "retry": NO_RETRY}
+            async with server.client(timeout=Timeouts(connect=None, read=1.0), **options) as hm:
+                calls = [hm.team.get() for _ in range(5)]  # the last waits ~1.2 s for the pool
+                results = await asyncio.wait_for(
+                    asyncio.gather(*calls, return_exceptions=True), timeout=30
+                )
+        assert [type(result).__name__ for result in results] == ["Team"] * 5
+        assert len(server.seen("GET", "/v1/team")) == 5
+
+
+async def test_without_a_connect_limit_read_still_ends_a_silent_attempt() -> None:
+    """`connect=None` leaves `read` in force: a server that never answers is given up on."""
+    async with HostileServer() as server:
+        server.script("GET", "/v1/team", then=Answer.json(TEAM, delay=3))
+        async with server.client(retry=NO_RETRY, timeout=Timeouts(connect=None, read=0.3)) as hm:
+            started = time.monotonic()
+            try:
+                await asyncio.wait_for(hm.team.get(), timeout=15)
+            except TransportTimeoutError as exc:
+                failure: TransportTimeoutError | None = exc
+            else:
+                failure = None
+            elapsed = time.monotonic() - started
+    assert failure is not None
+    assert failure.possibly_sent is True
+    assert elapsed < 2.5
