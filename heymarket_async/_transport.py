@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import math
 import platform
 import time
 from collections.abc import Mapping
@@ -62,7 +63,12 @@ def _client_timeout(timeouts: Timeouts) -> aiohttp.ClientTimeout:
     # Without a connect bound, though, the watch cannot tell connecting (or waiting for a
     # pooled connection) from waiting for the answer: aiohttp then bounds each read.
     sock_read = timeouts.read if timeouts.connect is None else None
-    return aiohttp.ClientTimeout(total=None, connect=timeouts.connect, sock_read=sock_read)
+    # Not rounded up to a whole second (aiohttp's habit above 5 s): the connect timer must
+    # run out before the attempt's `connect + read`, or a request still waiting for a
+    # connection would fail as a read timeout (possibly sent) when `read` is short.
+    return aiohttp.ClientTimeout(
+        total=None, connect=timeouts.connect, sock_read=sock_read, ceil_threshold=math.inf
+    )
 
 
 @functools.lru_cache(maxsize=64)

@@ -7,6 +7,7 @@ import asyncio
 import time
 
 import aiohttp
+import pytest
 
 from heymarket_async import RetryPolicy, Timeouts
 from heymarket_async.errors import TransportTimeoutError
@@ -75,3 +76,27 @@ async def test_without_a_connect_limit_read_still_ends_a_silent_attempt() -> Non
     assert failure is not None
     assert failure.possibly_sent is True
     assert elapsed < 2.5
+
+
+async def test_a_connect_timeout_above_five_seconds_still_says_nothing_was_sent() -> None:
+    """aiohttp rounds a connect limit above 5 s up to a whole second of the loop's clock;
+    the attempt's own `connect + read` must not run out first (with a short `read`), or a
+    request still waiting for a connection would fail as possibly sent."""
+    async with HostileServer() as server:
+        server.script("GET", "/v1/team", Answer.json(TEAM, delay=8), then=Answer.json(TEAM))
+        connector = aiohttp.TCPConnector(limit=1)
+        session = aiohttp.ClientSession(connector=connector)
+        async with session, server.client(session=session, retry=NO_RETRY) as hm:
+            # Holds the only pooled connection for 8 s.
+            holder = asyncio.create_task(hm.team.get(timeout=Timeouts(connect=1, read=20)))
+            await asyncio.sleep(0.2)
+            loop = asyncio.get_running_loop()
+            # Start a third of a second past a whole second: rounding then adds ~0.7 s.
+            await asyncio.sleep((1.3 - loop.time() % 1.0) % 1.0)
+            with pytest.raises(TransportTimeoutError) as info:
+                await asyncio.wait_for(
+                    hm.team.get(timeout=Timeouts(connect=6, read=0.05)), timeout=30
+                )
+            await asyncio.wait_for(holder, timeout=30)
+    assert info.value.possibly_sent is False
+    assert "connecting" in str(info.value)
