@@ -62,8 +62,9 @@ class Timeouts:
 
     ``connect`` covers getting a connection (a failure there means nothing was sent);
     ``read`` bounds the wait for the complete answer: an attempt without its whole answer
-    ``connect + read`` seconds after it started fails, even while bytes keep coming;
-    ``total`` bounds the whole attempt.
+    ``connect + read`` seconds after it started fails, even while bytes keep coming
+    (with ``connect=None``, connecting has no limit and ``read`` bounds each wait for
+    bytes of the answer instead); ``total`` bounds the whole attempt.
     """
 
     connect: float | None = attrs.field(default=10.0, validator=_positive_or_none)

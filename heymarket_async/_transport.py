@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import math
 import platform
 import time
 from collections.abc import Mapping
@@ -59,16 +60,25 @@ def _client_timeout(timeouts: Timeouts) -> aiohttp.ClientTimeout:
     # aiohttp keeps only the connect bound (its expiry says nothing was sent). Its read and
     # total timers are re-armed on every request and every chunk, which costs more CPU than
     # the rest of the SDK's work on a request: the deadline watch enforces those instead.
-    return aiohttp.ClientTimeout(total=None, connect=timeouts.connect, sock_read=None)
+    # Without a connect bound, though, the watch cannot tell connecting (or waiting for a
+    # pooled connection) from waiting for the answer: aiohttp then bounds each read.
+    sock_read = timeouts.read if timeouts.connect is None else None
+    # Not rounded up to a whole second (aiohttp's habit above 5 s): the connect timer must
+    # run out before the attempt's `connect + read`, or a request still waiting for a
+    # connection would fail as a read timeout (possibly sent) when `read` is short.
+    return aiohttp.ClientTimeout(
+        total=None, connect=timeouts.connect, sock_read=sock_read, ceil_threshold=math.inf
+    )
 
 
 @functools.lru_cache(maxsize=64)
 def _attempt_budget(timeouts: Timeouts) -> float | None:
     """Seconds an attempt may last: ``connect + read`` (the answer gets ``read`` once
-    connected), and ``total``; ``None`` when neither bounds it."""
+    connected), and ``total``; ``None`` when neither bounds it. (With ``connect=None``,
+    aiohttp bounds each read instead, see :func:`_client_timeout`.)"""
     budgets = [timeouts.total] if timeouts.total is not None else []
-    if timeouts.read is not None:
-        budgets.append((timeouts.connect or 0.0) + timeouts.read)
+    if timeouts.read is not None and timeouts.connect is not None:
+        budgets.append(timeouts.connect + timeouts.read)
     return min(budgets, default=None)
 
 
@@ -118,8 +128,10 @@ class _DeadlineWatch:
         return False
 
     def stop(self) -> None:
-        """Cancel the timer (the transport is closing)."""
-        if self._timer is not None:
+        """Cancel the timer (the transport is closing), unless attempts still run: on a
+        borrowed session they go on after the close, and their limits still hold. A timer
+        kept for them fires once more at most (it is not set again once none is left)."""
+        if self._timer is not None and not self._deadlines:
             self._timer.cancel()
             self._timer = None
 
@@ -215,7 +227,8 @@ class AiohttpTransport:
         """Send the request; raise a ``TransportError`` when no complete answer arrives.
 
         ``timeouts`` (the transport's own by default): ``connect`` bounds getting a
-        connection; the whole attempt is bounded by ``connect + read`` and by ``total``.
+        connection; the whole attempt is bounded by ``connect + read`` and by ``total``
+        (with ``connect=None``, ``read`` bounds each wait for bytes of the answer instead).
 
         Args:
             deadline: a ``time.monotonic()`` instant that bounds the whole exchange,
