@@ -162,52 +162,6 @@ def _stop_and_wait(policy: RetryPolicy) -> tuple[stop_base, _Wait]:
     return stop, _Wait(policy)
 
 
-async def call_with_retries(
-    attempt: Callable[[], Awaitable[T]],
-    *,
-    policy: RetryPolicy,
-    replay_safe: bool,
-    reconcile: Reconcile[T] | None = None,
-    description: str = "request",
-    closed: asyncio.Event | None = None,
-    deadline: float | None = None,
-) -> T:
-    """Run ``attempt`` until it succeeds or the policy gives up; re-raise the last error.
-
-    Args:
-        attempt: one try of the request.
-        policy: attempts, deadline and backoff.
-        replay_safe: repeating the request after an ambiguous failure cannot duplicate it.
-        reconcile: for requests that are not replay-safe, a lookup run before each repeat
-            that follows an ambiguous failure; a non-``None`` result ends the call with it.
-        description: names the request in DEBUG logs (no secrets, no bodies).
-        closed: set when the caller's client closes; a backoff under way then ends at once
-            with ``ClientClosedError`` instead of retrying on a closed client.
-        deadline: an absolute ``time.monotonic()`` moment after which no new try starts
-            (besides the policy's own deadline); ``reconcile`` reads it through
-            :func:`reconcile_deadline` to bound its lookups.
-    """
-    # Fast path: tenacity's per-attempt bookkeeping costs more CPU than the rest of a
-    # request's Python work, and most first attempts succeed. So attempt 1 runs here, and
-    # only its failure builds the retry loop.
-    started = time.monotonic()
-    try:
-        return await attempt()
-    except Exception as exc:  # noqa: BLE001 - the retry loop records it or re-raises it
-        failure = exc
-    return await retry_after_failure(
-        failure,
-        attempt,
-        started=started,
-        policy=policy,
-        replay_safe=replay_safe,
-        reconcile=reconcile,
-        description=description,
-        closed=closed,
-        deadline=deadline,
-    )
-
-
 async def retry_after_failure(
     first_failure: Exception,
     attempt: Callable[[], Awaitable[T]],
@@ -220,9 +174,28 @@ async def retry_after_failure(
     closed: asyncio.Event | None = None,
     deadline: float | None = None,
 ) -> T:
-    """The rest of :func:`call_with_retries` once attempt 1, started at ``started``
-    (``time.monotonic()``), failed with ``first_failure``; for callers that run attempt 1
-    themselves (one coroutine fewer on the path of every successful call)."""
+    """After attempt 1 failed with ``first_failure``, run ``attempt`` again until it
+    succeeds or the policy gives up; re-raise the last error.
+
+    The caller runs attempt 1 itself: most calls succeed at once, and tenacity's
+    bookkeeping costs more CPU than the rest of a request's Python work.
+
+    Args:
+        first_failure: what attempt 1 raised.
+        attempt: one try of the request.
+        started: the ``time.monotonic()`` moment attempt 1 started (the policy's deadline
+            counts from it).
+        policy: attempts, deadline and backoff.
+        replay_safe: repeating the request after an ambiguous failure cannot duplicate it.
+        reconcile: for requests that are not replay-safe, a lookup run before each repeat
+            that follows an ambiguous failure; a non-``None`` result ends the call with it.
+        description: names the request in DEBUG logs (no secrets, no bodies).
+        closed: set when the caller's client closes; a backoff under way then ends at once
+            with ``ClientClosedError`` instead of retrying on a closed client.
+        deadline: an absolute ``time.monotonic()`` moment after which no new try starts
+            (besides the policy's own deadline); ``reconcile`` reads it through
+            :func:`reconcile_deadline` to bound its lookups.
+    """
     must_reconcile = isinstance(first_failure, ServerError | TransportError) and is_ambiguous(
         first_failure
     )

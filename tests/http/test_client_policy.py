@@ -170,9 +170,17 @@ async def test_a_pacing_timeout_is_not_retried() -> None:
         attempts += 1
         raise PacingTimeoutError(wait=30.0, allowed=1.0)
 
-    with pytest.raises(PacingTimeoutError):
-        await _retry.call_with_retries(attempt, policy=RetryPolicy(attempts=4), replay_safe=True)
-    assert attempts == 1
+    first = PacingTimeoutError(wait=30.0, allowed=1.0)
+    with pytest.raises(PacingTimeoutError) as info:
+        await _retry.retry_after_failure(
+            first,
+            attempt,
+            started=time.monotonic(),
+            policy=RetryPolicy(attempts=4),
+            replay_safe=True,
+        )
+    assert info.value is first
+    assert attempts == 0
 
 
 # --- closing while requests wait -----------------------------------------------------------
