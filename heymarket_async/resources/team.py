@@ -56,7 +56,7 @@ class Teams(Resource):
 
     async def get(self, *, timeout: Timeout = USE_CLIENT_DEFAULT) -> Team:
         """The team, its members and its per-list size limit."""
-        response = await self._requester.request(build_get_team(), timeout=timeout)
+        response = await self._requester.request(_GET_TEAM, timeout=timeout)
         return read_team(response)
 
 

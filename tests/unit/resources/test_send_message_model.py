@@ -26,7 +26,7 @@ from heymarket_async import _validation as check
 from heymarket_async._converter import converter
 from heymarket_async._protocol import ApiRequest
 from heymarket_async.errors import RequestValidationError
-from heymarket_async.resources._message_models import _send_body
+from heymarket_async.resources._message_models import _is_plain_phone, _send_body
 from heymarket_async.resources.messages import SendMessage, build_send_message
 
 # --- The reference: SendMessage as attrs generated it ------------------------------------
@@ -557,3 +557,16 @@ def test_with_validators_disabled_unset_looking_targets_count_as_before(
     """Only ``None`` and ``()`` leave a target unset, whatever type it has."""
     with attrs.validators.disabled():
         assert_same_fate({"inbox_id": 1, "creator_id": 2, "text": "x", **targets})
+
+
+@settings(max_examples=2000)
+@given(
+    st.one_of(
+        st.text(alphabet="0123456789", max_size=18),
+        st.text(alphabet="0123456789a+ \n\u0661\uff11\u00b2", max_size=18),
+        st.text(max_size=18),
+    )
+)
+def test_the_plain_phone_check_is_the_phone_pattern(number: str) -> None:
+    """The regex-free phone test agrees with PHONE_RE on every string."""
+    assert _is_plain_phone(number) == (check.PHONE_RE.fullmatch(number) is not None)
