@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import attrs
 from cattrs.gen import make_dict_structure_fn
 
-from ._converter import converter, parse_timestamp
+from ._converter import MAX_ID, converter, parse_timestamp
 from .errors import RequestValidationError
 
 __all__ = [
@@ -52,6 +52,7 @@ __all__ = [
     "optional_text",
     "GENERATED_LOCAL_ID_PREFIX",
     "is_generated_local_id",
+    "is_phone_digits",
     "new_local_id",
     "non_empty_text",
     "normalize_phone",
@@ -68,6 +69,14 @@ __all__ = [
 # §1.1: E.164 digits without the leading "+": a country code (no leading 0) and up to
 # 15 digits in all. The lower bound of 8 digits keeps short codes and typos out.
 PHONE_RE: Final = re.compile(r"[1-9][0-9]{7,14}")
+
+
+def is_phone_digits(value: str) -> bool:
+    """Whether ``value`` matches :data:`PHONE_RE` whole (8-15 ASCII digits, no leading 0),
+    tested without the regex engine: every send checks its numbers with it."""
+    return value.isascii() and value.isdigit() and 8 <= len(value) <= 15 and value[0] != "0"
+
+
 # §4 documents no length or charset for local_id; this SDK keeps it to a conservative,
 # URL- and log-safe alphabet (a uuid4 hex, "april-2026:15105553344" and the like).
 LOCAL_ID_RE: Final = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -79,8 +88,7 @@ EMAIL_RE: Final = re.compile(
 )
 # RFC 9562 text form, any version; braces, URNs and bare hex are not what the API shows.
 UUID_RE: Final = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
-MAX_ID: Final = 2**63 - 1
-"""The largest id or JSON integer sent: no API id exceeds a signed 64-bit integer."""
+# MAX_ID (from _converter): the largest id or JSON integer sent is the largest one read.
 MAX_JSON_DEPTH: Final = 32
 """How deeply free-form JSON values (custom fields, template objects) may nest."""
 _MIN_JSON_INT: Final = -(2**63)
@@ -193,7 +201,7 @@ def normalize_phone(text: str, *, default_country: str = "1") -> str:
             digits = ""  # rejected below
     else:
         digits = default_country + compact.removeprefix("0")
-    valid = digits.isascii() and PHONE_RE.fullmatch(digits) is not None
+    valid = is_phone_digits(digits)
     # North American numbers are 1 + ten digits, and no area code starts with 0 or 1.
     if valid and digits.startswith("1"):
         valid = len(digits) == _NANP_NATIONAL_DIGITS + 1 and digits[1] not in "01"
@@ -259,7 +267,7 @@ def check_phone(name: str, value: object) -> None:
     """Raise unless ``value`` is E.164 digits without ``+`` (the API's phone format, §1.1)."""
     _check_str(name, value)
     assert isinstance(value, str)
-    if not (value.isascii() and PHONE_RE.fullmatch(value)):
+    if not is_phone_digits(value):
         raise RequestValidationError(
             name,
             f"{show(value)} is not E.164 digits without '+' (e.g. '15105553344'); "

@@ -198,12 +198,7 @@ def _generated_local_id(send: SendMessage) -> str:
 _validators_disabled: Final = attrs.validators.get_disabled
 _MAX_ID: Final = check.MAX_ID
 
-
-def _is_plain_phone(number: str) -> bool:
-    """``check.PHONE_RE.fullmatch(number)`` for a plain ``str`` (8-15 ASCII digits, not
-    starting with 0), without the regex engine."""
-    return number.isascii() and number.isdigit() and 8 <= len(number) <= 15 and number[0] != "0"
-
+_is_phone_digits: Final = check.is_phone_digits
 
 _is_local_id: Final = check.LOCAL_ID_RE.fullmatch
 _BOOL_OR_NONE: Final = frozenset({bool, NoneType})  # bool has no subclasses
@@ -220,7 +215,7 @@ def _is_sendable_text(value: object) -> bool:
 
 def _are_phones(numbers: tuple[object, ...]) -> bool:
     """Plain ``str`` numbers that ``check.phone`` accepts (``False`` may still be valid)."""
-    return all(type(number) is str and _is_plain_phone(number) for number in numbers)
+    return all(type(number) is str and _is_phone_digits(number) for number in numbers)
 
 
 @attrs.frozen(kw_only=True, init=False)
@@ -310,7 +305,7 @@ class SendMessage:
             if not (type(creator_id) is int and 0 < creator_id <= _MAX_ID):
                 _validate(self, "creator_id", creator_id)
             if phone_number is not None and not (
-                type(phone_number) is str and _is_plain_phone(phone_number)
+                type(phone_number) is str and _is_phone_digits(phone_number)
             ):
                 _validate(self, "phone_number", phone_number)
             if chat_id is not None and not (type(chat_id) is int and 0 < chat_id <= _MAX_ID):

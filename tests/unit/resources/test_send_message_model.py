@@ -26,7 +26,7 @@ from heymarket_async import _validation as check
 from heymarket_async._converter import converter
 from heymarket_async._protocol import ApiRequest
 from heymarket_async.errors import RequestValidationError
-from heymarket_async.resources._message_models import _is_plain_phone, _send_body
+from heymarket_async.resources._message_models import _send_body
 from heymarket_async.resources.messages import SendMessage, build_send_message
 
 # --- The reference: SendMessage as attrs generated it ------------------------------------
@@ -569,4 +569,4 @@ def test_with_validators_disabled_unset_looking_targets_count_as_before(
 )
 def test_the_plain_phone_check_is_the_phone_pattern(number: str) -> None:
     """The regex-free phone test agrees with PHONE_RE on every string."""
-    assert _is_plain_phone(number) == (check.PHONE_RE.fullmatch(number) is not None)
+    assert check.is_phone_digits(number) == (check.PHONE_RE.fullmatch(number) is not None)
